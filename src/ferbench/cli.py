@@ -1,0 +1,157 @@
+"""The ``ferbench`` command line: parse, call the API, print. User errors print one line, no traceback."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .errors import FerbenchError
+
+app = typer.Typer(
+    help="Measure how far facial expression recognition models can be trusted. Models predict expression "
+    "labels (what a face shows), not felt emotions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="List and inspect the model zoo.", no_args_is_help=True)
+datasets_app = typer.Typer(help="List dataset layouts.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(datasets_app, name="datasets")
+
+console = Console()
+err = Console(stderr=True)
+
+ModelStore = Annotated[
+    Path | None,
+    typer.Option("--model-store", help="Folder with model weights (default: $FERBENCH_MODEL_STORE, then "
+                 "~/.cache/ferbench/models).", show_default=False),
+]
+
+
+def _progress_factory(progress: Progress):  # type: ignore[no-untyped-def]
+    def start(total: int, n_models: int):  # type: ignore[no-untyped-def]
+        task = progress.add_task(f"{n_models} model(s)", total=total)
+        return lambda n: progress.advance(task, n)
+
+    return start
+
+
+@app.command()
+def run(
+    dataset: Annotated[str, typer.Option(help="Dataset layout name (see `ferbench datasets list`).")],
+    data_root: Annotated[Path, typer.Option(help="Folder holding the dataset as downloaded.")],
+    out: Annotated[Path, typer.Option(help="Run folder: predictions.parquet, metrics.json, report.html.")],
+    models: Annotated[str, typer.Option(help="Comma-separated model ids, or 'all' (verified and present).")] = "all",
+    split: Annotated[str | None, typer.Option(help="Split to evaluate, e.g. test, PublicTest, PrivateTest.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Use a seeded random subset of N samples (after --split).")] = None,
+    model_store: ModelStore = None,
+    batch_size: Annotated[int, typer.Option(help="Images per model call.")] = 64,
+    threads: Annotated[int, typer.Option(help="ONNX Runtime threads per model (0: all cores).")] = 0,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed for resampling statistics.")] = 0,
+) -> None:
+    """Run models over a labelled dataset and write predictions, metrics and an HTML report.
+
+    Re-running with the same --out resumes: stored predictions are reused and only missing ones computed.
+    """
+    from .api import run as api_run
+    from .engine import EngineOptions
+
+    opts = EngineOptions(batch_size=batch_size, threads=threads, device=device)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=False) as progress:
+        result = api_run(dataset, data_root=data_root, out=out, models=models, split=split, limit=limit,
+                         model_store=model_store, options=opts, seed=seed, command=shlex.join(["ferbench",
+                                                                                              *sys.argv[1:]]),
+                         progress=_progress_factory(progress))
+    _print_summary(result.metrics)
+    console.print(f"computed {result.engine.total_computed} predictions, reused "
+                  f"{sum(result.engine.reused.values())} from the store")
+    console.print(f"wrote {result.predictions_path}, {result.metrics_path}, {result.report_path}")
+
+
+def _fmt(x: Any, pct: bool = False) -> str:
+    if x is None:
+        return "–"
+    return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
+
+
+def _print_summary(m: dict[str, Any]) -> None:
+    t = Table(title=f"{m['dataset']} · {m['n_samples']} samples · expression labels: {', '.join(m['labels'])}")
+    for col in ("model", "accuracy", "macro-F1", "failed"):
+        t.add_column(col, justify="left" if col == "model" else "right")
+    for mid, s in m["models"].items():
+        t.add_row(mid, _fmt(s["accuracy"], True), _fmt(s["macro_f1"]), str(s["n_failed"]))
+    console.print(t)
+    a = m["agreement"]
+    console.print(f"Fleiss' kappa across models: {_fmt(a['fleiss_kappa']['value'])} "
+                  f"(percent agreement {_fmt(a['percent_agreement'], True)}, {a['n_items']} items)")
+
+
+@models_app.command("list")
+def models_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    model_store: ModelStore = None,
+) -> None:
+    """List every model card, whether it is verified and whether its weights are present and intact."""
+    from .models import is_available, list_models
+
+    rows = [
+        {"id": c.id, "name": c.name, "family": c.family, "classes": list(c.classes),
+         "canonical_classes": list(c.canonical_classes), "verified": c.verified,
+         "available": is_available(c, model_store), "output": c.output, "runtime": c.runtime,
+         "licence": c.licence}
+        for c in list_models()
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    t = Table(title="ferbench model zoo")
+    for col in ("id", "classes", "output", "verified", "available", "licence"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["id"], str(len(r["classes"])), r["output"], "yes" if r["verified"] else "no",
+                  "yes" if r["available"] else "no", r["licence"])
+    console.print(t)
+
+
+@models_app.command("show")
+def models_show(model_id: Annotated[str, typer.Argument(help="Model id.")], model_store: ModelStore = None) -> None:
+    """Print a model's card: source, sha256, licence, preprocessing, classes and their canonical map."""
+    from .models import get_card, is_available
+    from .models.store import weight_path
+
+    card = get_card(model_id)
+    d = card.to_dict()
+    d["weights_path"] = str(weight_path(card, model_store))
+    d["available"] = is_available(card, model_store)
+    typer.echo(json.dumps(d, indent=1))
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """List the dataset layouts ferbench can read."""
+    from .datasets import list_datasets
+
+    for name, desc in list_datasets().items():
+        console.print(f"[bold]{name}[/bold]  {desc}")
+
+
+def main() -> None:
+    try:
+        app()
+    except FerbenchError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""From stored predictions to the ``metrics.json`` document: a pure function of the store and the sample table.
+
+Label-set rule (see :mod:`ferbench.labels`): each model's probabilities are restricted to the dataset's
+evaluated labels that the model has, renormalised, and arg-maxed. The probability mass that fell outside the
+evaluated set is reported as ``dropped_mass`` and missing classes as ``missing_labels``.
+Samples a model could not score (unreadable image…) are counted per model as ``n_failed`` and left out of
+that model's metrics; agreement statistics use the items every compared model scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .labels import LABEL_INDEX
+from .metrics.agreement import cohen_kappa_matrix, fleiss_kappa, percent_agreement, rating_counts
+from .metrics.classification import classification_summary
+from .models.cards import ModelCard
+
+PROB_PREFIX = "p_"
+
+
+@dataclass
+class EvaluatedPredictions:
+    """Predictions restricted to the evaluated labels: one column per model of label indices (``-1``: failed)."""
+
+    sample_ids: np.ndarray
+    y_true: np.ndarray  # indices into labels
+    labels: tuple[str, ...]
+    model_ids: list[str]
+    pred: np.ndarray  # (n_samples, n_models) indices into labels, -1 where the model failed
+    proba: np.ndarray  # (n_samples, n_models, n_labels) restricted, renormalised
+    dropped_mass: np.ndarray  # (n_samples, n_models)
+    status: np.ndarray  # (n_samples, n_models) status strings
+
+
+def restrict(predictions: pd.DataFrame, samples: pd.DataFrame, model_ids: Sequence[str], labels: Sequence[str],
+             variant: str = "clean") -> EvaluatedPredictions:
+    """Align stored rows with the sample table and apply the label-set rule."""
+    labels = tuple(labels)
+    lab_idx = {lab: i for i, lab in enumerate(labels)}
+    cols = [PROB_PREFIX + lab for lab in labels]
+    n, m = len(samples), len(model_ids)
+    pred = np.full((n, m), -1, dtype=np.int64)
+    proba = np.full((n, m, len(labels)), np.nan)
+    dropped = np.full((n, m), np.nan)
+    status = np.full((n, m), "missing", dtype=object)
+    base = samples[["sample_id", "stamp"]].reset_index(drop=True)
+    for j, mid in enumerate(model_ids):
+        rows = predictions[(predictions["model_id"] == mid) & (predictions["variant"] == variant)]
+        merged = base.merge(rows, on=["sample_id", "stamp"], how="left", validate="one_to_one")
+        status[:, j] = merged["status"].fillna("missing").to_numpy()
+        raw = merged[cols].to_numpy(dtype=np.float64)
+        full = merged[[c for c in merged.columns if c.startswith(PROB_PREFIX)]].to_numpy(dtype=np.float64)
+        ok = status[:, j] == "ok"
+        kept = np.nan_to_num(raw, nan=0.0)
+        total = kept.sum(axis=1)
+        good = ok & (total > 0)
+        proba[good, j] = kept[good] / total[good, None]
+        pred[good, j] = proba[good, j].argmax(axis=1)
+        dropped[good, j] = 1.0 - total[good] / np.nansum(full[good], axis=1)
+    y_true = samples["label"].map(lab_idx).to_numpy()
+    return EvaluatedPredictions(samples["sample_id"].to_numpy(), y_true, labels, list(model_ids), pred, proba,
+                                dropped, status)
+
+
+def _model_section(ev: EvaluatedPredictions, j: int, card: ModelCard) -> dict[str, Any]:
+    ok = ev.pred[:, j] >= 0
+    labels = list(ev.labels)
+    summary: dict[str, Any]
+    if ok.any():
+        names = np.array(labels, dtype=object)
+        summary = classification_summary(names[ev.y_true[ok]], names[ev.pred[ok, j]], labels=labels)
+    else:
+        summary = {"n": 0, "accuracy": None, "macro_f1": None, "confusion": [], "labels": labels}
+    failures = pd.Series(ev.status[~ok, j]).value_counts().to_dict()
+    summary.update(
+        {
+            "n_failed": int((~ok).sum()),
+            "failures": {str(k): int(v) for k, v in failures.items()},
+            "missing_labels": [lab for lab in labels if lab not in card.canonical_classes],
+            "extra_labels": [c for c in card.canonical_classes if c not in labels],
+            "mean_dropped_mass": float(np.nanmean(ev.dropped_mass[ok, j])) if ok.any() else None,
+            "verified": card.verified,
+            "calibrated_scores": card.calibrated_scores,
+        }
+    )
+    return summary
+
+
+def _none_if_nan(x: float) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def agreement_section(ev: EvaluatedPredictions) -> dict[str, Any]:
+    """Agreement among the models over the items all of them scored."""
+    m = len(ev.model_ids)
+    both = np.all(ev.pred >= 0, axis=1)
+    r = ev.pred[both]
+    if m < 2:
+        reason = "agreement needs at least two models"
+        return {"n_items": int(both.sum()), "fleiss_kappa": {"value": None, "reason": reason},
+                "cohen_kappa": {}, "percent_agreement": None}
+    if len(r) == 0:
+        reason = "no item was scored by every model"
+        return {"n_items": 0, "fleiss_kappa": {"value": None, "reason": reason}, "cohen_kappa": {},
+                "percent_agreement": None}
+    k = len(ev.labels)
+    fk = fleiss_kappa(rating_counts(r, k))
+    ck = cohen_kappa_matrix(r, k)
+    out: dict[str, Any] = {
+        "n_items": int(len(r)),
+        "fleiss_kappa": {"value": fk} if fk is not None else {"value": None, "reason": "undefined: one category"},
+        "cohen_kappa": {
+            a: {b: _none_if_nan(ck[i, j]) for j, b in enumerate(ev.model_ids)} for i, a in enumerate(ev.model_ids)
+        },
+        "percent_agreement": percent_agreement(r),
+    }
+    return out
+
+
+def evaluate(predictions: pd.DataFrame, samples: pd.DataFrame, cards: Sequence[ModelCard],
+             labels: Sequence[str]) -> tuple[dict[str, Any], EvaluatedPredictions]:
+    """Compute the ``models`` and ``agreement`` sections of ``metrics.json``."""
+    for lab in labels:
+        if lab not in LABEL_INDEX:
+            raise ValueError(f"not a canonical label: {lab}")
+    ids = [c.id for c in cards]
+    ev = restrict(predictions, samples, ids, labels)
+    models = {c.id: _model_section(ev, j, c) for j, c in enumerate(cards)}
+    return {"models": models, "agreement": agreement_section(ev)}, ev

@@ -1,0 +1,100 @@
+"""Model cards: one declarative record of facts per FER model.
+
+A card says where the weights come from (and their sha256), what the authors say the model was trained on,
+how an image must be prepared for it and what its outputs mean. Adapters read the card and never restate
+it, so a wrong resize or label order is a one-line diff in ``zoo.py`` that a reviewer can see, and
+``ferbench models show ID`` prints exactly what the code uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from ..labels import class_map
+
+ColorMode = Literal["gray_cv2", "gray_pil", "gray3_cv2", "rgb"]
+ResizeMethod = Literal["cv2_linear", "pil_bilinear", "tf_legacy_bilinear", "letterbox"]
+OutputKind = Literal["softmax", "sigmoid", "yolo_head"]
+Runtime = Literal["onnx", "litert"]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A weight file inside the model store, pinned by sha256.
+
+    ``path`` is relative to the model store. ``upstream`` describes the original artifact this file is (or
+    was converted from), with that original's sha256, so provenance survives a conversion step.
+    """
+
+    path: str
+    sha256: str
+    upstream: str
+    upstream_sha256: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How a BGR uint8 face crop becomes the model's input tensor.
+
+    Steps, in order: colour conversion (``color``), optional zero-padding to a centred square
+    (``pad_square``), resize to ``size`` = (height, width) with ``resize``, then ``(x * scale - mean) / std``
+    per channel, then ``layout``. The colour conversion names its library because OpenCV's and Pillow's
+    grey conversions round differently, and some models are sensitive to it.
+    """
+
+    size: tuple[int, int]
+    color: ColorMode
+    resize: ResizeMethod
+    scale: float
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
+    layout: Literal["NHWC", "NCHW"] = "NHWC"
+    pad_square: bool = False
+    letterbox_fill: int = 114
+
+    @property
+    def channels(self) -> int:
+        return 3 if self.color in ("gray3_cv2", "rgb") else 1
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything ferbench needs to know about one model, and everything a reader needs to trust it."""
+
+    id: str
+    name: str
+    family: str
+    runtime: Runtime
+    artifact: Artifact
+    licence: str
+    training_data: str
+    preprocess: Preprocess
+    output: OutputKind
+    classes: tuple[str, ...]
+    verified: bool
+    reference_outputs: str | None = None
+    fixed_batch: int | None = None
+    label_overrides: dict[str, str] = field(default_factory=dict)
+    input_name: str | None = None
+    output_name: str | None = None
+    notes: str = ""
+    licence_notes: str = ""
+    recommended: bool = True
+
+    @property
+    def canonical_classes(self) -> tuple[str, ...]:
+        """The model's classes mapped to canonical labels, in the model's output order."""
+        return class_map(self.classes, self.label_overrides)
+
+    @property
+    def calibrated_scores(self) -> bool:
+        """False where scores are not a fitted softmax (sigmoids or detector heads, renormalised)."""
+        return self.output == "softmax"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["canonical_classes"] = list(self.canonical_classes)
+        d["calibrated_scores"] = self.calibrated_scores
+        return d

@@ -1,0 +1,110 @@
+"""Turning face crops into model input tensors, driven entirely by a card's :class:`Preprocess`.
+
+Shared by every adapter so that each resize and normalisation rule exists once. Inputs are BGR uint8 arrays
+(OpenCV's convention, what :func:`ferbench.datasets.images.read_image` returns), 2-D grey arrays are
+accepted too.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .cards import Preprocess
+
+
+def _to_color(img: np.ndarray, mode: str) -> np.ndarray:
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if mode == "gray_cv2":
+        return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    if mode == "gray3_cv2":
+        return cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2RGB)
+    if mode == "gray_pil":
+        return np.asarray(Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)).convert("L"))
+    if mode == "rgb":
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    raise ValueError(f"unknown colour mode {mode!r}")
+
+
+def _pad_square(img: np.ndarray) -> np.ndarray:
+    """Zero-pad to a centred square (face-api.js ``padToSquare(centerImage=true)``)."""
+    h, w = img.shape[:2]
+    if h == w:
+        return img
+    side = max(h, w)
+    out = np.zeros((side, side, *img.shape[2:]), dtype=img.dtype)
+    top = (side - h) // 2
+    left = (side - w) // 2
+    out[top : top + h, left : left + w] = img
+    return out
+
+
+def _tf_legacy_bilinear(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize as TensorFlow's ``resize_bilinear(align_corners=False, half_pixel_centers=False)``.
+
+    Source coordinate is ``dst * (in / out)`` with no half-pixel offset, which OpenCV cannot express; the
+    difference moves face-api.js probabilities by up to 0.29, so it is done explicitly here.
+    """
+    src = img.astype(np.float32)
+    if src.ndim == 2:
+        src = src[:, :, None]
+    in_h, in_w = src.shape[:2]
+    ys = np.arange(height, dtype=np.float32) * (in_h / height)
+    xs = np.arange(width, dtype=np.float32) * (in_w / width)
+    y0 = np.floor(ys).astype(np.int64)
+    x0 = np.floor(xs).astype(np.int64)
+    y1 = np.minimum(y0 + 1, in_h - 1)
+    x1 = np.minimum(x0 + 1, in_w - 1)
+    wy = (ys - y0)[:, None, None]
+    wx = (xs - x0)[None, :, None]
+    top = src[y0][:, x0] * (1 - wx) + src[y0][:, x1] * wx
+    bottom = src[y1][:, x0] * (1 - wx) + src[y1][:, x1] * wx
+    out = top * (1 - wy) + bottom * wy
+    return out if img.ndim == 3 else out[:, :, 0]
+
+
+def _letterbox(img: np.ndarray, height: int, width: int, fill: int) -> np.ndarray:
+    """Scale to fit, keep aspect ratio, pad bottom/right with ``fill`` (Ultralytics-style, top-left anchored)."""
+    h, w = img.shape[:2]
+    r = min(height / h, width / w)
+    nh, nw = round(h * r), round(w * r)
+    resized = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nh, nw) != (h, w) else img
+    out = np.full((height, width, *img.shape[2:]), fill, dtype=img.dtype)
+    out[:nh, :nw] = resized
+    return out
+
+
+def _resize(img: np.ndarray, p: Preprocess) -> np.ndarray:
+    height, width = p.size
+    if p.resize == "cv2_linear":
+        return cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)
+    if p.resize == "pil_bilinear":
+        return np.asarray(Image.fromarray(img).resize((width, height), Image.Resampling.BILINEAR))
+    if p.resize == "tf_legacy_bilinear":
+        return _tf_legacy_bilinear(img, height, width)
+    if p.resize == "letterbox":
+        return _letterbox(img, height, width, p.letterbox_fill)
+    raise ValueError(f"unknown resize method {p.resize!r}")
+
+
+def preprocess_one(img: np.ndarray, p: Preprocess) -> np.ndarray:
+    """Return one float32 input tensor (without batch axis) in the card's layout."""
+    x = _to_color(img, p.color)
+    if p.pad_square:
+        x = _pad_square(x)
+    x = _resize(x, p).astype(np.float32)
+    if x.ndim == 2:
+        x = x[:, :, None]
+    mean = np.asarray(p.mean, dtype=np.float32)
+    std = np.asarray(p.std, dtype=np.float32)
+    x = (x * np.float32(p.scale) - mean) / std
+    if p.layout == "NCHW":
+        x = np.transpose(x, (2, 0, 1))
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def preprocess_batch(images: list[np.ndarray], p: Preprocess) -> np.ndarray:
+    """Stack :func:`preprocess_one` over ``images`` into an (n, ...) float32 batch."""
+    return np.stack([preprocess_one(img, p) for img in images])
