@@ -106,7 +106,7 @@ def run(
     ids = [c.id for c in cards]
     preds = store.read(ids)
     variant = (options or EngineOptions()).variant
-    metrics_core, ev = evaluate(preds, ds.samples, cards, ds.labels)
+    metrics_core, ev = evaluate(preds, ds.samples, cards, ds.labels, seed=seed, variant=variant)
 
     # Consolidated per-item table for this run: the dataset's columns joined with every model's row.
     current = ds.samples.merge(
@@ -125,9 +125,15 @@ def run(
         "label_rule": LABEL_RULE,
         **metrics_core,
         "provenance": provenance(
-            cards, fingerprint, command or shlex.join(sys.argv), seed,
-            {"data_root": str(ds.root), "limit": limit, "engine": {"computed": report.computed,
-                                                                    "reused": report.reused}},
+            cards,
+            fingerprint,
+            command or shlex.join(sys.argv),
+            seed,
+            {
+                "data_root": str(ds.root),
+                "limit": limit,
+                "engine": {"computed": report.computed, "reused": report.reused},
+            },
         ),
     }
     write_json_atomic(metrics, out_dir / "metrics.json")

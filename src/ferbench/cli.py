@@ -31,8 +31,11 @@ err = Console(stderr=True)
 
 ModelStore = Annotated[
     Path | None,
-    typer.Option("--model-store", help="Folder with model weights (default: $FERBENCH_MODEL_STORE, then "
-                 "~/.cache/ferbench/models).", show_default=False),
+    typer.Option(
+        "--model-store",
+        help="Folder with model weights (default: $FERBENCH_MODEL_STORE, then ~/.cache/ferbench/models).",
+        show_default=False,
+    ),
 ]
 
 
@@ -49,9 +52,15 @@ def run(
     dataset: Annotated[str, typer.Option(help="Dataset layout name (see `ferbench datasets list`).")],
     data_root: Annotated[Path, typer.Option(help="Folder holding the dataset as downloaded.")],
     out: Annotated[Path, typer.Option(help="Run folder: predictions.parquet, metrics.json, report.html.")],
-    models: Annotated[str, typer.Option(help="Comma-separated model ids, or 'all' (verified and present).")] = "all",
-    split: Annotated[str | None, typer.Option(help="Split to evaluate, e.g. test, PublicTest, PrivateTest.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Use a seeded random subset of N samples (after --split).")] = None,
+    models: Annotated[
+        str, typer.Option(help="Comma-separated model ids, or 'all' (verified and present).")
+    ] = "all",
+    split: Annotated[
+        str | None, typer.Option(help="Split to evaluate, e.g. test, PublicTest, PrivateTest.")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Use a seeded random subset of N samples (after --split).")
+    ] = None,
     model_store: ModelStore = None,
     batch_size: Annotated[int, typer.Option(help="Images per model call.")] = 64,
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads per model (0: all cores).")] = 0,
@@ -66,15 +75,32 @@ def run(
     from .engine import EngineOptions
 
     opts = EngineOptions(batch_size=batch_size, threads=threads, device=device)
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, transient=False) as progress:
-        result = api_run(dataset, data_root=data_root, out=out, models=models, split=split, limit=limit,
-                         model_store=model_store, options=opts, seed=seed, command=shlex.join(["ferbench",
-                                                                                              *sys.argv[1:]]),
-                         progress=_progress_factory(progress))
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        result = api_run(
+            dataset,
+            data_root=data_root,
+            out=out,
+            models=models,
+            split=split,
+            limit=limit,
+            model_store=model_store,
+            options=opts,
+            seed=seed,
+            command=shlex.join(["ferbench", *sys.argv[1:]]),
+            progress=_progress_factory(progress),
+        )
     _print_summary(result.metrics)
-    console.print(f"computed {result.engine.total_computed} predictions, reused "
-                  f"{sum(result.engine.reused.values())} from the store")
+    console.print(
+        f"computed {result.engine.total_computed} predictions, reused "
+        f"{sum(result.engine.reused.values())} from the store"
+    )
     console.print(f"wrote {result.predictions_path}, {result.metrics_path}, {result.report_path}")
 
 
@@ -85,15 +111,19 @@ def _fmt(x: Any, pct: bool = False) -> str:
 
 
 def _print_summary(m: dict[str, Any]) -> None:
-    t = Table(title=f"{m['dataset']} · {m['n_samples']} samples · expression labels: {', '.join(m['labels'])}")
+    t = Table(
+        title=f"{m['dataset']} · {m['n_samples']} samples · expression labels: {', '.join(m['labels'])}"
+    )
     for col in ("model", "accuracy", "macro-F1", "failed"):
         t.add_column(col, justify="left" if col == "model" else "right")
     for mid, s in m["models"].items():
         t.add_row(mid, _fmt(s["accuracy"], True), _fmt(s["macro_f1"]), str(s["n_failed"]))
     console.print(t)
     a = m["agreement"]
-    console.print(f"Fleiss' kappa across models: {_fmt(a['fleiss_kappa']['value'])} "
-                  f"(percent agreement {_fmt(a['percent_agreement'], True)}, {a['n_items']} items)")
+    console.print(
+        f"Fleiss' kappa across models: {_fmt(a['fleiss_kappa']['value'])} "
+        f"(percent agreement {_fmt(a['percent_agreement'], True)}, {a['n_items']} items)"
+    )
 
 
 @models_app.command("list")
@@ -105,10 +135,18 @@ def models_list(
     from .models import is_available, list_models
 
     rows = [
-        {"id": c.id, "name": c.name, "family": c.family, "classes": list(c.classes),
-         "canonical_classes": list(c.canonical_classes), "verified": c.verified,
-         "available": is_available(c, model_store), "output": c.output, "runtime": c.runtime,
-         "licence": c.licence}
+        {
+            "id": c.id,
+            "name": c.name,
+            "family": c.family,
+            "classes": list(c.classes),
+            "canonical_classes": list(c.canonical_classes),
+            "verified": c.verified,
+            "available": is_available(c, model_store),
+            "output": c.output,
+            "runtime": c.runtime,
+            "licence": c.licence,
+        }
         for c in list_models()
     ]
     if as_json:
@@ -118,13 +156,21 @@ def models_list(
     for col in ("id", "classes", "output", "verified", "available", "licence"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["id"], str(len(r["classes"])), r["output"], "yes" if r["verified"] else "no",
-                  "yes" if r["available"] else "no", r["licence"])
+        t.add_row(
+            r["id"],
+            str(len(r["classes"])),
+            r["output"],
+            "yes" if r["verified"] else "no",
+            "yes" if r["available"] else "no",
+            r["licence"],
+        )
     console.print(t)
 
 
 @models_app.command("show")
-def models_show(model_id: Annotated[str, typer.Argument(help="Model id.")], model_store: ModelStore = None) -> None:
+def models_show(
+    model_id: Annotated[str, typer.Argument(help="Model id.")], model_store: ModelStore = None
+) -> None:
     """Print a model's card: source, sha256, licence, preprocessing, classes and their canonical map."""
     from .models import get_card, is_available
     from .models.store import weight_path
@@ -143,6 +189,18 @@ def datasets_list() -> None:
 
     for name, desc in list_datasets().items():
         console.print(f"[bold]{name}[/bold]  {desc}")
+
+
+def _load_command_modules() -> None:
+    import importlib
+
+    from .commands import COMMAND_MODULES
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"ferbench.commands.{name}")
+
+
+_load_command_modules()
 
 
 def main() -> None:

@@ -9,8 +9,8 @@ that model's metrics; agreement statistics use the items every compared model sc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,8 +38,13 @@ class EvaluatedPredictions:
     status: np.ndarray  # (n_samples, n_models) status strings
 
 
-def restrict(predictions: pd.DataFrame, samples: pd.DataFrame, model_ids: Sequence[str], labels: Sequence[str],
-             variant: str = "clean") -> EvaluatedPredictions:
+def restrict(
+    predictions: pd.DataFrame,
+    samples: pd.DataFrame,
+    model_ids: Sequence[str],
+    labels: Sequence[str],
+    variant: str = "clean",
+) -> EvaluatedPredictions:
     """Align stored rows with the sample table and apply the label-set rule."""
     labels = tuple(labels)
     lab_idx = {lab: i for i, lab in enumerate(labels)}
@@ -64,8 +69,9 @@ def restrict(predictions: pd.DataFrame, samples: pd.DataFrame, model_ids: Sequen
         pred[good, j] = proba[good, j].argmax(axis=1)
         dropped[good, j] = 1.0 - total[good] / np.nansum(full[good], axis=1)
     y_true = samples["label"].map(lab_idx).to_numpy()
-    return EvaluatedPredictions(samples["sample_id"].to_numpy(), y_true, labels, list(model_ids), pred, proba,
-                                dropped, status)
+    return EvaluatedPredictions(
+        samples["sample_id"].to_numpy(), y_true, labels, list(model_ids), pred, proba, dropped, status
+    )
 
 
 def _model_section(ev: EvaluatedPredictions, j: int, card: ModelCard) -> dict[str, Any]:
@@ -103,33 +109,88 @@ def agreement_section(ev: EvaluatedPredictions) -> dict[str, Any]:
     r = ev.pred[both]
     if m < 2:
         reason = "agreement needs at least two models"
-        return {"n_items": int(both.sum()), "fleiss_kappa": {"value": None, "reason": reason},
-                "cohen_kappa": {}, "percent_agreement": None}
+        return {
+            "n_items": int(both.sum()),
+            "fleiss_kappa": {"value": None, "reason": reason},
+            "cohen_kappa": {},
+            "percent_agreement": None,
+        }
     if len(r) == 0:
         reason = "no item was scored by every model"
-        return {"n_items": 0, "fleiss_kappa": {"value": None, "reason": reason}, "cohen_kappa": {},
-                "percent_agreement": None}
+        return {
+            "n_items": 0,
+            "fleiss_kappa": {"value": None, "reason": reason},
+            "cohen_kappa": {},
+            "percent_agreement": None,
+        }
     k = len(ev.labels)
     fk = fleiss_kappa(rating_counts(r, k))
     ck = cohen_kappa_matrix(r, k)
     out: dict[str, Any] = {
         "n_items": int(len(r)),
-        "fleiss_kappa": {"value": fk} if fk is not None else {"value": None, "reason": "undefined: one category"},
+        "fleiss_kappa": {"value": fk}
+        if fk is not None
+        else {"value": None, "reason": "undefined: one category"},
         "cohen_kappa": {
-            a: {b: _none_if_nan(ck[i, j]) for j, b in enumerate(ev.model_ids)} for i, a in enumerate(ev.model_ids)
+            a: {b: _none_if_nan(ck[i, j]) for j, b in enumerate(ev.model_ids)}
+            for i, a in enumerate(ev.model_ids)
         },
         "percent_agreement": percent_agreement(r),
     }
     return out
 
 
-def evaluate(predictions: pd.DataFrame, samples: pd.DataFrame, cards: Sequence[ModelCard],
-             labels: Sequence[str]) -> tuple[dict[str, Any], EvaluatedPredictions]:
-    """Compute the ``models`` and ``agreement`` sections of ``metrics.json``."""
+@dataclass
+class EvalContext:
+    """Everything a metrics section may use. Sections are pure functions of this."""
+
+    ev: EvaluatedPredictions
+    cards: Sequence[ModelCard]
+    samples: pd.DataFrame
+    predictions: pd.DataFrame
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+# Extra ``metrics.json`` sections, in order: (key, builder). A builder returns a JSON-ready dict, or None to
+# leave its key out (e.g. no vote matrix in this dataset). Later capabilities register here; the skeleton's
+# ``models`` and ``agreement`` keys are never changed in meaning, only extended.
+SECTIONS: list[tuple[str, Callable[[EvalContext], dict[str, Any] | None]]] = []
+
+
+def register_section(key: str) -> Callable[[Callable[[EvalContext], Any]], Callable[[EvalContext], Any]]:
+    def deco(fn: Callable[[EvalContext], Any]) -> Callable[[EvalContext], Any]:
+        SECTIONS.append((key, fn))
+        return fn
+
+    return deco
+
+
+def evaluate(
+    predictions: pd.DataFrame,
+    samples: pd.DataFrame,
+    cards: Sequence[ModelCard],
+    labels: Sequence[str],
+    *,
+    seed: int = 0,
+    options: dict[str, Any] | None = None,
+    variant: str = "clean",
+) -> tuple[dict[str, Any], EvaluatedPredictions]:
+    """Compute the ``models`` and ``agreement`` sections of ``metrics.json``, then every registered section."""
     for lab in labels:
         if lab not in LABEL_INDEX:
             raise ValueError(f"not a canonical label: {lab}")
     ids = [c.id for c in cards]
-    ev = restrict(predictions, samples, ids, labels)
-    models = {c.id: _model_section(ev, j, c) for j, c in enumerate(cards)}
-    return {"models": models, "agreement": agreement_section(ev)}, ev
+    ev = restrict(predictions, samples, ids, labels, variant)
+    out: dict[str, Any] = {
+        "models": {c.id: _model_section(ev, j, c) for j, c in enumerate(cards)},
+        "agreement": agreement_section(ev),
+    }
+    ctx = EvalContext(ev, cards, samples, predictions, seed, dict(options or {}))
+    from . import analysis  # noqa: F401  (registers the extra sections)
+
+    for key, builder in SECTIONS:
+        section = builder(ctx)
+        if section is not None:
+            out[key] = section
+    return out, ev

@@ -13,8 +13,19 @@ import pandas as pd
 
 from .models.cards import ModelCard
 
-PACKAGES = ("ferbench", "numpy", "pandas", "pyarrow", "onnxruntime", "onnxruntime-gpu", "opencv-python-headless",
-            "scikit-learn", "pillow", "ai-edge-litert", "jinja2")
+PACKAGES = (
+    "ferbench",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "opencv-python-headless",
+    "scikit-learn",
+    "pillow",
+    "ai-edge-litert",
+    "jinja2",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -49,8 +60,9 @@ def dataset_fingerprint(table: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-def provenance(cards: Sequence[ModelCard], fingerprint: str, command: str, seed: int,
-               extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def provenance(
+    cards: Sequence[ModelCard], fingerprint: str, command: str, seed: int, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
         "ferbench_version": ferbench_version(),
         "models": {

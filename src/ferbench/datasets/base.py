@@ -84,7 +84,9 @@ class Dataset:
                 mask |= groups == split
             if not mask.any():
                 known = sorted(set(df["split"]) | (set(groups) if groups is not None else set()))
-                raise DatasetError(f"dataset '{self.name}' has no split '{split}'; splits: {', '.join(known)}")
+                raise DatasetError(
+                    f"dataset '{self.name}' has no split '{split}'; splits: {', '.join(known)}"
+                )
             df = df[mask]
         if limit is not None:
             if limit < 1:

@@ -20,7 +20,9 @@ def decode_image(data: bytes, where: str) -> np.ndarray:
     arr = np.frombuffer(data, dtype=np.uint8)
     img = cv2.imdecode(arr, cv2.IMREAD_COLOR)
     if img is None:
-        raise SampleError("unreadable", f"{where}: not a decodable image (corrupt, truncated or not an image)")
+        raise SampleError(
+            "unreadable", f"{where}: not a decodable image (corrupt, truncated or not an image)"
+        )
     if img.shape[0] * img.shape[1] > MAX_PIXELS:
         raise SampleError("too_large", f"{where}: {img.shape[1]}x{img.shape[0]} pixels exceeds {MAX_PIXELS}")
     return img

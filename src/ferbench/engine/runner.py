@@ -26,6 +26,10 @@ from ..models.cards import ModelCard
 from .store import PROB_COLUMNS, PredictionStore
 
 ProgressFn = Callable[[int], None]
+# A per-sample image transform run after decoding (face detection and cropping, a perturbation…). It gets the
+# decoded BGR image and the sample's row; it returns the image the models should see, or raises SampleError
+# (e.g. "no_face"), which is recorded for that sample. Its output is cached under ``EngineOptions.variant``.
+Transform = Callable[[np.ndarray, pd.Series], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -53,19 +57,27 @@ class EngineReport:
 Decoded = list[tuple[np.ndarray | None, str, str, str]]  # image, content sha, status, error
 
 
-def _decode_chunk(dataset: Dataset, rows: pd.DataFrame, pool: ThreadPoolExecutor) -> Decoded:
-    def one(sid: str, path: str) -> tuple[np.ndarray | None, str, str, str]:
+def _decode_chunk(
+    dataset: Dataset, rows: pd.DataFrame, pool: ThreadPoolExecutor, transform: Transform | None
+) -> Decoded:
+    def one(i: int) -> tuple[np.ndarray | None, str, str, str]:
+        row = rows.iloc[i]
+        digest = ""
         try:
-            img, raw = dataset.read(sid, path)
+            img, raw = dataset.read(row["sample_id"], row["path"])
+            digest = sha256_bytes(raw)
+            if transform is not None:
+                img = transform(img, row)
         except SampleError as exc:
-            return None, "", exc.reason, str(exc)
-        return img, sha256_bytes(raw), "ok", ""
+            return None, digest, exc.reason, str(exc)
+        return img, digest, "ok", ""
 
-    return list(pool.map(one, rows["sample_id"], rows["path"]))
+    return list(pool.map(one, range(len(rows))))
 
 
-def _rows_for(card: ModelCard, sha: str, variant: str, chunk: pd.DataFrame, decoded: Decoded,
-              canon: np.ndarray) -> pd.DataFrame:
+def _rows_for(
+    card: ModelCard, sha: str, variant: str, chunk: pd.DataFrame, decoded: Decoded, canon: np.ndarray
+) -> pd.DataFrame:
     probs = np.full((len(chunk), len(CANONICAL_LABELS)), np.nan)
     ok = [i for i, d in enumerate(decoded) if d[0] is not None]
     probs[ok] = canon
@@ -101,6 +113,7 @@ def run_models(
     model_store: str | os.PathLike[str] | None = None,
     options: EngineOptions | None = None,
     progress: Callable[[int, int], ProgressFn] | None = None,
+    transform: Transform | None = None,
 ) -> EngineReport:
     """Fill the prediction store for every (sample, model) pair of ``dataset`` × ``cards`` not yet in it."""
     opts = options or EngineOptions()
@@ -131,12 +144,12 @@ def run_models(
     with ThreadPoolExecutor(max_workers=workers) as pool, ThreadPoolExecutor(max_workers=1) as prefetch:
         nxt: Future[Decoded] | None = None
         if chunks:
-            nxt = prefetch.submit(_decode_chunk, dataset, samples.iloc[chunks[0]], pool)
+            nxt = prefetch.submit(_decode_chunk, dataset, samples.iloc[chunks[0]], pool, transform)
         for ci, pos in enumerate(chunks):
             assert nxt is not None
             decoded = nxt.result()
             if ci + 1 < len(chunks):
-                nxt = prefetch.submit(_decode_chunk, dataset, samples.iloc[chunks[ci + 1]], pool)
+                nxt = prefetch.submit(_decode_chunk, dataset, samples.iloc[chunks[ci + 1]], pool, transform)
             chunk_rows = samples.iloc[pos]
             for card in active:
                 sel = todo[card.id][pos]

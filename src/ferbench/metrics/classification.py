@@ -18,7 +18,9 @@ from sklearn.metrics import (
 )
 
 
-def _check(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def _check(
+    y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     yt = np.asarray(y_true, dtype=object)
     yp = np.asarray(y_pred, dtype=object)
     if yt.shape != yp.shape:
@@ -31,7 +33,9 @@ def _check(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) 
     return yt, yp
 
 
-def classification_summary(y_true: Sequence[str], y_pred: Sequence[str], *, labels: Sequence[str]) -> dict[str, Any]:
+def classification_summary(
+    y_true: Sequence[str], y_pred: Sequence[str], *, labels: Sequence[str]
+) -> dict[str, Any]:
     """Accuracy, balanced accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix.
 
     ``labels`` fixes the row/column order of the confusion matrix (rows: true label, columns: prediction)

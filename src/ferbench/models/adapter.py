@@ -45,8 +45,14 @@ def normalise_outputs(raw: np.ndarray, kind: str, n_classes: int) -> np.ndarray:
 class Adapter:
     """A loaded model: verified weights, a runtime session, and the card that explains both."""
 
-    def __init__(self, card: ModelCard, store: str | os.PathLike[str] | None = None, *, threads: int = 0,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self,
+        card: ModelCard,
+        store: str | os.PathLike[str] | None = None,
+        *,
+        threads: int = 0,
+        device: str = "cpu",
+    ) -> None:
         self.card = card
         self.weights: Path = verified_weight_path(card, store)
         self._session: Session = self._open(threads, device)
@@ -55,8 +61,13 @@ class Adapter:
 
     def _open(self, threads: int, device: str) -> Session:
         if self.card.runtime == "onnx":
-            return OnnxSession(self.weights, input_name=self.card.input_name, output_name=self.card.output_name,
-                               threads=threads, device=device)
+            return OnnxSession(
+                self.weights,
+                input_name=self.card.input_name,
+                output_name=self.card.output_name,
+                threads=threads,
+                device=device,
+            )
         if self.card.runtime == "litert":
             return LiteRTSession(self.weights, threads=threads)
         raise ValueError(f"unknown runtime {self.card.runtime!r}")

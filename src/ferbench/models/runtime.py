@@ -20,8 +20,15 @@ class Session(Protocol):
 
 
 class OnnxSession:
-    def __init__(self, path: Path, *, input_name: str | None, output_name: str | None, threads: int = 0,
-                 device: str = "cpu") -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        input_name: str | None,
+        output_name: str | None,
+        threads: int = 0,
+        device: str = "cpu",
+    ) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()

@@ -11,11 +11,19 @@ from .cards import Artifact, ModelCard, Preprocess
 
 FER7 = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
+
 # "v2" preprocessing of oarriaga/face_classification and the `fer` package: grey (OpenCV), bilinear resize,
 # x/255, then (x - 0.5) * 2 -> [-1, 1].
 def _v2(size: int) -> Preprocess:
-    return Preprocess(size=(size, size), color="gray_cv2", resize="cv2_linear", scale=1 / 255, mean=(0.5,),
-                      std=(0.5,), layout="NHWC")
+    return Preprocess(
+        size=(size, size),
+        color="gray_cv2",
+        resize="cv2_linear",
+        scale=1 / 255,
+        mean=(0.5,),
+        std=(0.5,),
+        layout="NHWC",
+    )
 
 
 OARRIAGA = "github.com/oarriaga/face_classification@b861d21b"

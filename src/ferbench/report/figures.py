@@ -34,8 +34,15 @@ def confusion_svg(confusion: Sequence[Sequence[int]], labels: Sequence[str], tit
     ax.set_title(title, fontsize=9)
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=6,
-                    color="white" if norm[i, j] > 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                f"{int(cm[i, j])}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if norm[i, j] > 0.6 else "black",
+            )
     return _svg(fig)
 
 
