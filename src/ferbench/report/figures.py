@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 import matplotlib
+from markupsafe import Markup
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -50,11 +51,12 @@ def scope_svg(svg: str, prefix: str) -> str:
     return svg.strip()
 
 
-def _svg(fig: plt.Figure, prefix: str) -> str:
+def _svg(fig: plt.Figure, prefix: str) -> Markup:
+    """The figure as inline SVG, marked safe for the template: matplotlib's XML writer escaped its text."""
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
-    return scope_svg(buf.getvalue(), prefix)
+    return Markup(scope_svg(buf.getvalue(), prefix))
 
 
 def _text_colour(value: float, cmap: matplotlib.colors.Colormap, lo: float, hi: float) -> str:
@@ -64,7 +66,7 @@ def _text_colour(value: float, cmap: matplotlib.colors.Colormap, lo: float, hi: 
 
 def confusion_svg(
     confusion: Sequence[Sequence[int]], labels: Sequence[str], title: str, prefix: str = "cm"
-) -> str:
+) -> Markup:
     """Row-normalised confusion matrix (rows: dataset label, columns: model's label) with counts in cells.
 
     Colour shows the share of each dataset label's samples (so rare classes are as visible as common ones);
@@ -112,7 +114,7 @@ def confusion_svg(
         return _svg(fig, prefix)
 
 
-def kappa_heatmap_svg(matrix: Mapping[str, Mapping[str, float | None]], prefix: str = "kappa") -> str:
+def kappa_heatmap_svg(matrix: Mapping[str, Mapping[str, float | None]], prefix: str = "kappa") -> Markup:
     """Pairwise Cohen's kappa between models, on a diverging scale centred at zero (chance agreement)."""
     ids = list(matrix)
     n = len(ids)
@@ -181,7 +183,7 @@ def kappa_band(value: float | None) -> str | None:
     return KAPPA_BANDS[-1][2]
 
 
-def kappa_scale_svg(value: float | None, reference: float | None = 0.2) -> str:
+def kappa_scale_svg(value: float | None, reference: float | None = 0.2) -> Markup:
     """A horizontal 0..1 scale coloured by the Landis & Koch bands with a marker at ``value``.
 
     Hand-written SVG (numbers and fixed words only, nothing from the dataset). Values below zero are pinned to
@@ -221,4 +223,4 @@ def kappa_scale_svg(value: float | None, reference: float | None = 0.2) -> str:
         parts.append(f'<path d="M {vx - 7:.1f} 8 L {vx + 7:.1f} 8 L {vx:.1f} 23 Z" fill="#111"/>')
         parts.append(f'<line x1="{vx:.1f}" x2="{vx:.1f}" y1="23" y2="45" stroke="#111" stroke-width="2"/>')
     parts.append("</svg>")
-    return "".join(parts)
+    return Markup("".join(parts))

@@ -2,8 +2,9 @@
 
 Everything is inlined (CSS, figures as SVG, sample thumbnails as ``data:`` PNGs) and the page has no script,
 so the file opens offline and fetches nothing. All dataset-derived strings pass through Jinja2's
-autoescaping; the only values marked safe are SVG produced by :mod:`ferbench.report.figures` (matplotlib's
-XML writer escapes any text in them, and they carry model ids and canonical labels, never file names).
+autoescaping and the template uses no ``|safe``; the only pre-escaped values are the ``Markup`` SVG strings
+from :mod:`ferbench.report.figures` (matplotlib's XML writer escapes their text, which is model ids and
+canonical labels, never file names).
 """
 
 from __future__ import annotations
