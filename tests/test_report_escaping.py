@@ -68,6 +68,7 @@ def test_hostile_names_are_escaped(hostile_run: RunResult) -> None:  # noqa: F81
     text = "".join(doc.text)
     assert f"test/sad/{HOSTILE_BAD}" in text  # the failure row, as a reader sees it
     assert "not a decodable image" in text
+    assert "unreadable: " not in text  # the reason has its own column; the detail is not repeated with it
     assert HOSTILE_DATASET in text
     assert AMP_OK not in raw  # it may appear (disagreement table), but only escaped
     # No element carries an event handler; every image is one of our inline PNG thumbnails.

@@ -14,6 +14,7 @@ from markupsafe import escape
 
 import ferbench.report.html as report_html
 from ferbench.api import RunResult
+from ferbench.errors import SampleError
 from ferbench.report import render_html, render_run_dir
 from ferbench.report.context import MAX_FAILURE_ROWS, failure_rows
 from ferbench.report.figures import confusion_svg, kappa_band, kappa_heatmap_svg
@@ -121,7 +122,10 @@ def test_failure_table_is_capped_with_a_count() -> None:
             "label": "sad",
             "model_id": "m",
             "status": "unreadable",
-            "error": [f"/data/test/sad/f{i:04d}.jpg: not a decodable image" for i in range(n)],
+            "error": [
+                str(SampleError("unreadable", f"/data/test/sad/f{i:04d}.jpg: not a decodable image"))
+                for i in range(n)
+            ],
         }
     )
     rows, total = failure_rows(preds, ["m"])

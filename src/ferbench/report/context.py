@@ -177,11 +177,18 @@ def _per_class(models: Mapping[str, Mapping[str, Any]], labels: Sequence[str]) -
     return out
 
 
-def _short_message(message: str, path: str) -> str:
-    """Loader messages start with the file's absolute path, which the table already shows as the file."""
-    if path and message.startswith(path):
-        return message[len(path) :].lstrip(": ").strip() or message
-    return message
+def _short_message(message: str, path: str, reason: str) -> str:
+    """The detail of a stored per-sample error, without what the row already shows.
+
+    Stored errors read ``"<reason>: <path>: <detail>"`` (:class:`ferbench.errors.SampleError`); the table has
+    the reason and the file in their own columns, so only the detail is repeated here.
+    """
+    text = message
+    if reason and text.startswith(reason + ": "):
+        text = text[len(reason) + 2 :]
+    if path and text.startswith(path):
+        text = text[len(path) :].lstrip(":").strip()
+    return text or message
 
 
 def failure_rows(predictions: pd.DataFrame | None, model_ids: Sequence[str]) -> tuple[list[FailureRow], int]:
@@ -203,7 +210,7 @@ def failure_rows(predictions: pd.DataFrame | None, model_ids: Sequence[str]) -> 
                 sample_id=str(sid),
                 label=str(label),
                 reason=str(status),
-                message=_short_message(str(error), str(path)),
+                message=_short_message(str(error), str(path), str(status)),
                 models="all models" if set(who) >= everyone and len(everyone) > 1 else ", ".join(who),
             )
         )
