@@ -142,6 +142,7 @@ def test_figures_escape_model_ids_and_take_dollars_literally() -> None:
     svg = str(confusion_svg([[1, 0], [0, 1]], ["happy", "sad"], evil))
     assert "<script" not in svg and "&lt;script&gt;" in svg
     assert "$x$" in svg  # not parsed as mathtext
+    assert 'aria-label="confusion matrix of &lt;script&gt;' in svg
     heat = str(kappa_heatmap_svg({evil: {evil: 1.0, "b": 0.1}, "b": {evil: 0.1, "b": 1.0}}))
     assert "<script" not in heat and "&lt;script&gt;" in heat
     assert "<!--" not in heat and "<metadata" not in heat

@@ -12,15 +12,16 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-_RC = {
+_RC: Any = {
     "svg.fonttype": "none",
     "svg.hashsalt": "ferbench",
     "text.parse_math": False,
@@ -37,9 +38,14 @@ _ID = re.compile(r'\sid="([^"]*)"')
 _REF = re.compile(r'(url\(#|href="#)([^")]+)')
 
 
-def scope_svg(svg: str, prefix: str) -> str:
-    """Make an SVG fragment safe to inline next to others: strip comments/metadata, scope its ids."""
+def scope_svg(svg: str, prefix: str, label: str | None = None) -> str:
+    """Make an SVG fragment safe to inline next to others: strip comments/metadata, scope its ids.
+
+    ``label`` (escaped here) becomes the figure's accessible name for screen readers.
+    """
     svg = svg[svg.index("<svg") :]
+    if label is not None:
+        svg = svg.replace("<svg", f'<svg role="img" aria-label="{escape(label)}"', 1)
     svg = _METADATA.sub("", _COMMENT.sub("", _STYLE.sub("", svg)))
     referenced = {m.group(2) for m in _REF.finditer(svg)}
 
@@ -51,12 +57,12 @@ def scope_svg(svg: str, prefix: str) -> str:
     return svg.strip()
 
 
-def _svg(fig: plt.Figure, prefix: str) -> Markup:
+def _svg(fig: plt.Figure, prefix: str, label: str) -> Markup:
     """The figure as inline SVG, marked safe for the template: matplotlib's XML writer escaped its text."""
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
-    return Markup(scope_svg(buf.getvalue(), prefix))
+    return Markup(scope_svg(buf.getvalue(), prefix, label))
 
 
 def _text_colour(value: float, cmap: matplotlib.colors.Colormap, lo: float, hi: float) -> str:
@@ -111,7 +117,7 @@ def confusion_svg(
                     fontsize=7,
                     color=_text_colour(norm[i, j], cmap, 0, 1),
                 )
-        return _svg(fig, prefix)
+        return _svg(fig, prefix, f"confusion matrix of {title}: dataset label by model's label")
 
 
 def kappa_heatmap_svg(matrix: Mapping[str, Mapping[str, float | None]], prefix: str = "kappa") -> Markup:
@@ -157,7 +163,7 @@ def kappa_heatmap_svg(matrix: Mapping[str, Mapping[str, float | None]], prefix: 
         cb = fig.colorbar(mesh, ax=ax, fraction=0.046, pad=0.04)
         cb.set_label("Cohen's kappa (0 = chance)", fontsize=7)
         cb.ax.tick_params(labelsize=7)
-        return _svg(fig, prefix)
+        return _svg(fig, prefix, "pairwise Cohen's kappa between models")
 
 
 # Landis & Koch (1977) descriptive bands for kappa. They are a convention, not a test: a guide to wording.
