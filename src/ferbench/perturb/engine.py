@@ -1,0 +1,97 @@
+"""Running the engine once per perturbation variant, on top of whatever transform the run already uses.
+
+The perturbation is applied after the run's own transform (e.g. the face crop), so it acts on exactly the
+image the models would otherwise see. Each (perturbation, severity) is cached in the prediction store under
+its own variant, ``<base>+<name>:<severity>`` (plus ``:seed<N>`` when the run seed is not 0, because the
+seed changes the noise), so re-running reuses every perturbed prediction already computed.
+
+Landmarks for placing occluders are read from the row's ``crop_lm{0..4}_{x,y}`` columns (crop pixels, the
+order of :mod:`ferbench.perturb.ops`) when a dataset or face stage provides them; otherwise the occluders
+are placed from the crop geometry.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..datasets.base import Dataset
+from ..engine import EngineOptions, EngineReport, PredictionStore, run_models
+from ..models.cards import ModelCard
+from .registry import PERTURBATIONS, PerturbSpec, apply
+
+Transform = Callable[[np.ndarray, pd.Series], np.ndarray]
+LANDMARK_COLUMNS = tuple(f"crop_lm{i}_{a}" for i in range(5) for a in "xy")
+
+
+def variant_name(base: str, spec: PerturbSpec, seed: int = 0) -> str:
+    """The engine variant under which ``spec``'s predictions are cached."""
+    return f"{base}+{spec.key}" + (f":seed{seed}" if seed else "")
+
+
+def row_landmarks(row: pd.Series) -> np.ndarray | None:
+    """Five crop-space landmarks from the row, or None when the row has none (or any is missing)."""
+    if not all(c in row.index for c in LANDMARK_COLUMNS):
+        return None
+    lm = pd.to_numeric(row[list(LANDMARK_COLUMNS)], errors="coerce").to_numpy(dtype=np.float64)
+    return None if np.isnan(lm).any() else lm.reshape(5, 2)
+
+
+def perturb_transform(spec: PerturbSpec, seed: int = 0, base: Transform | None = None) -> Transform:
+    """An engine transform: the run's own transform (if any), then ``spec`` seeded per sample."""
+
+    def transform(img: np.ndarray, row: pd.Series) -> np.ndarray:
+        if base is not None:
+            img = base(img, row)
+        return apply(img, spec, sample_id=str(row["sample_id"]), seed=seed, landmarks=row_landmarks(row))
+
+    return transform
+
+
+def run_perturbations(
+    dataset: Dataset,
+    cards: Sequence[ModelCard],
+    store: PredictionStore,
+    specs: Sequence[PerturbSpec],
+    *,
+    seed: int = 0,
+    options: EngineOptions | None = None,
+    base_transform: Transform | None = None,
+    model_store: str | os.PathLike[str] | None = None,
+    progress: Callable[[int, int], Callable[[int], None]] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, EngineReport]]:
+    """Fill the store for every perturbation variant; return the variant descriptions and engine reports.
+
+    The descriptions (``variant``, ``perturbation``, ``severity``, ``level``, ``unit``) are what the
+    ``robustness`` metrics section reads from ``EvalContext.options["perturb"]``.
+    """
+    opts = options or EngineOptions()
+    described: list[dict[str, Any]] = []
+    reports: dict[str, EngineReport] = {}
+    for spec in specs:
+        v = variant_name(opts.variant, spec, seed)
+        reports[v] = run_models(
+            dataset,
+            cards,
+            store,
+            model_store=model_store,
+            options=replace(opts, variant=v),
+            progress=progress,
+            transform=perturb_transform(spec, seed, base_transform),
+        )
+        p = PERTURBATIONS[spec.name]
+        described.append(
+            {
+                "variant": v,
+                "perturbation": spec.name,
+                "severity": spec.severity,
+                "level": p.level(spec.severity),
+                "unit": p.unit,
+            }
+        )
+    return described, reports
