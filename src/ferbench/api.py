@@ -85,28 +85,54 @@ def run(
     command: str | None = None,
     progress: Callable[[int, int], Callable[[int], None]] | None = None,
     write_report: bool = True,
+    groups: str | Sequence[str] | None = None,
+    perturb: str | Sequence[str] | None = None,
 ) -> RunResult:
     """Run models over a dataset, store per-item predictions, and write ``metrics.json`` and ``report.html``.
 
     Re-running with the same ``out`` reuses every stored prediction; only missing (sample, model) pairs are
     computed, so an interrupted run resumes where it stopped.
+
+    ``groups`` (``"gender,race"``; ``"a+b"`` for an intersection) adds the ``fairness`` section: metrics per
+    value of those sample-table columns. ``perturb`` (``"mask,blur:3,noise:1-5"`` or a suite such as
+    ``"standard"``) also runs every model on perturbed copies of each face, each cached under its own
+    variant, and adds the ``robustness`` section (see ``docs/robustness.md``, ``docs/fairness.md``).
     """
+    from .metrics.groups import check_group_columns, parse_groups
+    from .perturb import parse_perturb, run_perturbations
+
+    groupings = parse_groups(groups)
+    perturb_specs = parse_perturb(perturb)  # bad names / severities fail before any slow work
     if isinstance(dataset, Dataset):
         ds = dataset.select(split, limit, seed)
     else:
         if data_root is None:
             raise ValueError("data_root is required when dataset is given by name")
         ds = load_dataset(dataset, data_root).select(split, limit, seed)
+    check_group_columns(ds.samples, groupings)
     cards = resolve_models(models, model_store)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = PredictionStore(out_dir)
     report = run_models(ds, cards, store, model_store=model_store, options=options, progress=progress)
+    perturbed, perturb_reports = run_perturbations(
+        ds,
+        cards,
+        store,
+        perturb_specs,
+        seed=seed,
+        options=options,
+        model_store=model_store,
+        progress=progress,
+    )
 
     ids = [c.id for c in cards]
     preds = store.read(ids)
     variant = (options or EngineOptions()).variant
-    metrics_core, ev = evaluate(preds, ds.samples, cards, ds.labels, seed=seed, variant=variant)
+    section_options = {"groups": groupings, "perturb": perturbed, "variant": variant}
+    metrics_core, ev = evaluate(
+        preds, ds.samples, cards, ds.labels, seed=seed, variant=variant, options=section_options
+    )
 
     # Consolidated per-item table for this run: the dataset's columns joined with every model's row.
     current = ds.samples.merge(
@@ -133,6 +159,16 @@ def run(
                 "data_root": str(ds.root),
                 "limit": limit,
                 "engine": {"computed": report.computed, "reused": report.reused},
+                **(
+                    {
+                        "perturb_engine": {
+                            v: {"computed": r.computed, "reused": r.reused}
+                            for v, r in perturb_reports.items()
+                        }
+                    }
+                    if perturb_reports
+                    else {}
+                ),
             },
         ),
     }

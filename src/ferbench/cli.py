@@ -66,6 +66,20 @@ def run(
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads per model (0: all cores).")] = 0,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     seed: Annotated[int, typer.Option(help="Seed for resampling statistics.")] = 0,
+    groups: Annotated[
+        str | None,
+        typer.Option(
+            help="Metadata column(s) to compare groups by, e.g. gender,age_group ('a+b': intersection). "
+            "Adds the fairness section."
+        ),
+    ] = None,
+    perturb: Annotated[
+        str | None,
+        typer.Option(
+            help="Perturbations to test robustness with, e.g. mask,blur:3,noise:1-5, or a suite: standard, "
+            "occlusion, light, quality, pose. Adds the robustness section."
+        ),
+    ] = None,
 ) -> None:
     """Run models over a labelled dataset and write predictions, metrics and an HTML report.
 
@@ -95,6 +109,8 @@ def run(
             seed=seed,
             command=shlex.join(["ferbench", *sys.argv[1:]]),
             progress=_progress_factory(progress),
+            groups=groups,
+            perturb=perturb,
         )
     _print_summary(result.metrics)
     console.print(

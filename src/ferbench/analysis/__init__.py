@@ -4,3 +4,6 @@ Each module here registers builders with :func:`ferbench.evaluate.register_secti
 registers them all. Builders turn an :class:`~ferbench.evaluate.EvalContext` into a JSON-ready dict by
 calling the pure functions in :mod:`ferbench.metrics`.
 """
+
+from . import fairness as _fairness  # noqa: F401
+from . import robustness as _robustness  # noqa: F401

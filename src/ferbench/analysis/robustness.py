@@ -1,0 +1,162 @@
+"""The ``robustness`` section of ``metrics.json``: what each perturbation and severity does to the models.
+
+Reads ``EvalContext.options["perturb"]``: a list of variant descriptions written by
+:func:`ferbench.perturb.run_perturbations` (``variant``, ``perturbation``, ``severity``, ``level``,
+``unit``). Absent when no perturbation was asked for.
+
+Each perturbed prediction is compared with the same model's clean prediction on the same face (paired, over
+the samples scored in both), per model and for the ensemble that averages the models' restricted
+probabilities:
+
+* ``accuracy_drop``: clean accuracy minus perturbed accuracy, with a paired bootstrap interval;
+* ``label_change``: the share of faces whose predicted label differs from the clean one (needs no ground
+  truth, so it also shows instability where the dataset label is debatable);
+* ``confidence_change`` and ``ece_change``: mean top probability, and expected calibration error (15 equal
+  bins of top probability), perturbed minus clean;
+* ``agreement``: Fleiss' kappa among the models, clean and perturbed, and its drop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..evaluate import EvalContext, EvaluatedPredictions, register_section, restrict
+from ..metrics.agreement import fleiss_kappa, rating_counts
+from ..perturb.registry import PERTURBATIONS
+
+N_BINS = 15
+N_BOOT = 1000
+
+
+def expected_calibration_error(conf: np.ndarray, correct: np.ndarray, n_bins: int = N_BINS) -> float | None:
+    """ECE: the sample-weighted mean |accuracy − confidence| over equal-width confidence bins."""
+    if len(conf) == 0:
+        return None
+    bins = np.clip((conf * n_bins).astype(int), 0, n_bins - 1)
+    acc = np.bincount(bins, weights=correct.astype(float), minlength=n_bins)
+    cs = np.bincount(bins, weights=conf, minlength=n_bins)
+    return float(np.abs(acc - cs).sum() / len(conf))
+
+
+def _paired(
+    y: np.ndarray,
+    pc: np.ndarray,
+    pp: np.ndarray,
+    probc: np.ndarray,
+    probp: np.ndarray,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """Clean vs perturbed statistics on the items both scored (``pc``/``pp`` ≥ 0)."""
+    both = (pc >= 0) & (pp >= 0)
+    n = int(both.sum())
+    if n == 0:
+        return {"n": 0, "reason": "no sample was scored both clean and perturbed"}
+    y, pc, pp, probc, probp = y[both], pc[both], pp[both], probc[both], probp[both]
+    cc, cp = pc == y, pp == y
+    idx = rng.integers(0, n, size=(N_BOOT, n))
+    drop_b = cc[idx].mean(axis=1) - cp[idx].mean(axis=1)
+    conf_c, conf_p = probc.max(axis=1), probp.max(axis=1)
+    ece_c, ece_p = expected_calibration_error(conf_c, cc), expected_calibration_error(conf_p, cp)
+    return {
+        "n": n,
+        "accuracy_clean": float(cc.mean()),
+        "accuracy": float(cp.mean()),
+        "accuracy_drop": {
+            "value": float(cc.mean() - cp.mean()),
+            "ci": [float(v) for v in np.quantile(drop_b, [0.025, 0.975])],
+        },
+        "label_change": float(np.mean(pc != pp)),
+        "mean_confidence_clean": float(conf_c.mean()),
+        "mean_confidence": float(conf_p.mean()),
+        "confidence_change": float(conf_p.mean() - conf_c.mean()),
+        "ece_clean": ece_c,
+        "ece": ece_p,
+        "ece_change": None if ece_c is None or ece_p is None else ece_p - ece_c,
+    }
+
+
+def _ensemble(ev: EvaluatedPredictions) -> tuple[np.ndarray, np.ndarray]:
+    """Mean restricted probability over the models; -1 where any model failed."""
+    ok = np.all(ev.pred >= 0, axis=1)
+    prob = np.nan_to_num(ev.proba).mean(axis=1)
+    pred = np.where(ok, prob.argmax(axis=1), -1)
+    return pred, prob
+
+
+def _kappa(ev_c: EvaluatedPredictions, ev_p: EvaluatedPredictions) -> dict[str, Any]:
+    if len(ev_c.model_ids) < 2:
+        return {"n_items": 0, "reason": "agreement needs at least two models"}
+    both = np.all(ev_c.pred >= 0, axis=1) & np.all(ev_p.pred >= 0, axis=1)
+    if not both.any():
+        return {"n_items": 0, "reason": "no item scored by every model clean and perturbed"}
+    k = len(ev_c.labels)
+    kc = fleiss_kappa(rating_counts(ev_c.pred[both], k))
+    kp = fleiss_kappa(rating_counts(ev_p.pred[both], k))
+    return {
+        "n_items": int(both.sum()),
+        "fleiss_kappa_clean": kc,
+        "fleiss_kappa": kp,
+        "kappa_drop": None if kc is None or kp is None else kc - kp,
+    }
+
+
+def robustness_metrics(
+    clean: EvaluatedPredictions, perturbed: EvaluatedPredictions, seed: int = 0
+) -> dict[str, Any]:
+    """Per model, ensemble and agreement: clean vs one perturbed variant of the same samples."""
+    rng = np.random.default_rng(seed)
+    y = clean.y_true
+    models = {
+        mid: _paired(y, clean.pred[:, j], perturbed.pred[:, j], clean.proba[:, j], perturbed.proba[:, j], rng)
+        for j, mid in enumerate(clean.model_ids)
+    }
+    for j, mid in enumerate(clean.model_ids):
+        models[mid]["n_failed"] = int(np.sum(perturbed.pred[:, j] < 0))
+    out: dict[str, Any] = {"models": models, "agreement": _kappa(clean, perturbed)}
+    if len(clean.model_ids) >= 2:
+        ec, pc = _ensemble(clean)
+        ep, pp = _ensemble(perturbed)
+        out["ensemble"] = _paired(y, ec, ep, pc, pp, rng)
+    return out
+
+
+@register_section("robustness")
+def robustness_section(ctx: EvalContext) -> dict[str, Any] | None:
+    described = ctx.options.get("perturb") or []
+    if not described:
+        return None
+    ev = ctx.ev
+    perts: dict[str, Any] = {}
+    for i, d in enumerate(described):
+        ev_p = restrict(ctx.predictions, ctx.samples, ev.model_ids, ev.labels, variant=d["variant"])
+        p = PERTURBATIONS[d["perturbation"]]
+        entry = perts.setdefault(
+            d["perturbation"], {"description": p.description, "unit": p.unit, "severities": []}
+        )
+        entry["severities"].append(
+            {
+                "severity": int(d["severity"]),
+                "level": float(d["level"]),
+                "variant": d["variant"],
+                **robustness_metrics(ev, ev_p, seed=ctx.seed + i),
+            }
+        )
+    worst: dict[str, Any] = {}
+    for mid in ev.model_ids:
+        drops = [
+            (s["models"][mid]["accuracy_drop"]["value"], name, s["severity"])
+            for name, e in perts.items()
+            for s in e["severities"]
+            if s["models"][mid].get("n")
+        ]
+        if drops:
+            v, name, sev = max(drops)
+            worst[mid] = {"perturbation": name, "severity": sev, "accuracy_drop": v}
+    return {
+        "clean_variant": ctx.options.get("variant", "clean"),
+        "seed": ctx.seed,
+        "perturbations": perts,
+        "worst": worst,
+    }

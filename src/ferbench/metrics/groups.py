@@ -1,0 +1,309 @@
+"""Metrics per group of samples (gender, age band, pose… any metadata column), with bootstrap intervals.
+
+Point estimates come from Fairlearn's :class:`~fairlearn.metrics.MetricFrame` (per group, overall, and the
+between-group difference and ratio). Intervals come from a seeded, vectorised percentile bootstrap that
+resamples samples *within* each group (so every replicate keeps the group sizes, and groups are
+independent): all replicates of a statistic are computed at once from an index matrix, instead of
+re-running MetricFrame per replicate (Fairlearn's own ``n_boot`` does that and takes seconds per metric).
+
+Groups with fewer than ``min_size`` scored samples are reported, flagged ``small``, and left out of the
+gap (they are not ranked): an accuracy on 12 faces says little. The gap is the largest minus the smallest
+value over the remaining groups (Fairlearn's ``between_groups`` difference) and the smallest over the
+largest (its ratio), each with a bootstrap interval from the same replicates.
+
+Failed samples (unreadable, no face…) are left out of a model's accuracy and macro-F1 and counted in its
+failure rate; Fleiss' kappa uses the items every model scored, as in the ``agreement`` section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from fairlearn.metrics import MetricFrame
+from sklearn.metrics import accuracy_score, f1_score
+
+from ..errors import FerbenchError
+from .agreement import fleiss_kappa, rating_counts
+
+MISSING_GROUP = "(missing)"
+DEFAULT_MIN_SIZE = 30
+DEFAULT_N_BOOT = 1000
+
+
+class GroupColumnError(FerbenchError):
+    """A ``--groups`` column is not in the sample table."""
+
+
+def parse_groups(spec: str | Sequence[str] | None) -> list[list[str]]:
+    """``gender,race`` → two groupings; ``gender+race`` → one intersectional grouping of both columns."""
+    if spec is None:
+        return []
+    items = [spec] if isinstance(spec, str) else list(spec)
+    out: list[list[str]] = []
+    for item in items:
+        for part in item.split(","):
+            cols = [c.strip() for c in part.split("+") if c.strip()]
+            if cols and cols not in out:
+                out.append(cols)
+    return out
+
+
+def check_group_columns(samples: pd.DataFrame, groupings: Sequence[Sequence[str]]) -> None:
+    """Raise a one-line error naming any missing column and the columns the sample table has."""
+    for cols in groupings:
+        for c in cols:
+            if c not in samples.columns:
+                avail = ", ".join(str(x) for x in samples.columns if x not in ("path", "stamp"))
+                raise GroupColumnError(
+                    f"--groups: the sample table has no column '{c}'; available columns: {avail}"
+                )
+
+
+def group_keys(samples: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
+    """One string key per sample (``a | b`` for several columns); empty values become ``(missing)``."""
+    parts = []
+    for c in cols:
+        s = samples[c].astype("string").str.strip()
+        parts.append(s.mask(s.isna() | (s == ""), MISSING_GROUP).fillna(MISSING_GROUP).to_numpy(dtype=object))
+    if len(parts) == 1:
+        return parts[0]
+    return np.array([" | ".join(map(str, t)) for t in zip(*parts, strict=True)], dtype=object)
+
+
+def resample_indices(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot, n) indices drawn with replacement from ``range(n)``."""
+    return rng.integers(0, n, size=(n_boot, n)) if n > 0 else np.zeros((n_boot, 0), np.int64)
+
+
+def boot_accuracy(correct: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Accuracy in each bootstrap replicate: ``correct`` (n,) bools resampled by ``idx`` (B, n)."""
+    return correct[idx].mean(axis=1) if idx.shape[1] else np.full(idx.shape[0], np.nan)
+
+
+def boot_macro_f1(y_true: np.ndarray, y_pred: np.ndarray, k: int, idx: np.ndarray) -> np.ndarray:
+    """Macro-F1 over all ``k`` labels (absent labels score 0, like scikit-learn's ``zero_division=0``)."""
+    b = idx.shape[0]
+    if idx.shape[1] == 0:
+        return np.full(b, np.nan)
+    codes = (y_true * k + y_pred)[idx] + (np.arange(b) * k * k)[:, None]
+    cm = np.bincount(codes.ravel(), minlength=b * k * k).reshape(b, k, k).astype(np.float64)
+    tp = np.einsum("bii->bi", cm)
+    denom = cm.sum(axis=2) + cm.sum(axis=1)  # (tp + fn) + (tp + fp)
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return f1.mean(axis=1)
+
+
+def boot_fleiss(counts: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Fleiss' kappa per replicate from an (items × categories) count table with r raters per item."""
+    b = idx.shape[0]
+    if idx.shape[1] == 0 or counts.shape[0] == 0:
+        return np.full(b, np.nan)
+    c = counts.astype(np.float64)
+    r = c[0].sum()
+    p_i = (np.sum(c * c, axis=1) - r) / (r * (r - 1))  # per item, (n,)
+    p_bar = p_i[idx].mean(axis=1)
+    out = np.empty(b)
+    step = max(1, 2_000_000 // max(1, idx.shape[1] * c.shape[1]))
+    for s in range(0, b, step):
+        p_j = c[idx[s : s + step]].sum(axis=1) / (idx.shape[1] * r)  # (chunk, k)
+        p_e = np.sum(p_j * p_j, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[s : s + step] = np.where(p_e < 1.0, (p_bar[s : s + step] - p_e) / (1.0 - p_e), np.nan)
+    return out
+
+
+def _ci(values: np.ndarray, level: float) -> list[float | None]:
+    v = values[np.isfinite(values)]
+    if len(v) == 0:
+        return [None, None]
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(v, [a, 1.0 - a])
+    return [float(lo), float(hi)]
+
+
+def _num(x: Any) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _gap(
+    values: Mapping[str, float], boots: Mapping[str, np.ndarray], eligible: Sequence[str], level: float
+) -> dict[str, Any]:
+    """Largest minus smallest (and smallest over largest) over eligible groups, with bootstrap intervals."""
+    ok = [g for g in eligible if values.get(g) is not None and np.isfinite(values[g])]
+    if len(ok) < 2:
+        return {
+            "difference": None,
+            "ratio": None,
+            "reason": "fewer than two groups large enough to compare",
+        }
+    v = np.array([values[g] for g in ok])
+    hi_g, lo_g = ok[int(np.argmax(v))], ok[int(np.argmin(v))]
+    mat = np.stack([boots[g] for g in ok])  # (groups, B)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = np.nanmax(mat, axis=0) - np.nanmin(mat, axis=0)
+        r = np.nanmin(mat, axis=0) / np.nanmax(mat, axis=0)
+    vmax, vmin = float(v.max()), float(v.min())
+    return {
+        "difference": {"value": vmax - vmin, "ci": _ci(d, level)},
+        "ratio": {"value": vmin / vmax if vmax > 0 else None, "ci": _ci(r, level)},
+        "highest_group": hi_g,
+        "lowest_group": lo_g,
+        "groups_compared": ok,
+    }
+
+
+def _metric_frame(yt: np.ndarray, yp: np.ndarray, keys: np.ndarray, labels: list[int]) -> MetricFrame:
+    def macro_f1(a: np.ndarray, b: np.ndarray) -> float:
+        return float(f1_score(a, b, labels=labels, average="macro", zero_division=0))
+
+    return MetricFrame(
+        metrics={"accuracy": accuracy_score, "macro_f1": macro_f1},
+        y_true=yt,
+        y_pred=yp,
+        sensitive_features=pd.Series(keys, name="group"),
+    )
+
+
+def group_metrics(
+    y_true: np.ndarray,
+    pred: np.ndarray,
+    keys: np.ndarray,
+    model_ids: Sequence[str],
+    n_labels: int,
+    *,
+    min_size: int = DEFAULT_MIN_SIZE,
+    n_boot: int = DEFAULT_N_BOOT,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Per group and model: n, accuracy, macro-F1, failure rate, and Fleiss' kappa among the models.
+
+    ``y_true`` (n,) label indices; ``pred`` (n, models) label indices with ``-1`` for a failed sample;
+    ``keys`` (n,) group keys. Returns a JSON-ready dict (see ``docs/fairness.md``).
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    pred = np.asarray(pred, dtype=np.int64)
+    keys = np.asarray(keys, dtype=object)
+    rng = np.random.default_rng(seed)
+    groups = sorted(pd.unique(keys).tolist(), key=str)
+    members = {g: np.flatnonzero(keys == g) for g in groups}
+    labels = list(range(n_labels))
+    models: dict[str, Any] = {}
+    for j, mid in enumerate(model_ids):
+        ok = pred[:, j] >= 0
+        by_group: dict[str, Any] = {}
+        boots: dict[str, dict[str, np.ndarray]] = {"accuracy": {}, "macro_f1": {}, "failure_rate": {}}
+        values: dict[str, dict[str, float]] = {"accuracy": {}, "macro_f1": {}, "failure_rate": {}}
+        mf = _metric_frame(y_true[ok], pred[ok, j], keys[ok], labels) if ok.any() else None
+        fail_mf = MetricFrame(
+            metrics={"failure_rate": lambda a, b: float(np.mean(a))},
+            y_true=(~ok).astype(float),
+            y_pred=(~ok).astype(float),
+            sensitive_features=pd.Series(keys, name="group"),
+        )
+        eligible = []
+        for g in groups:
+            rows = members[g]
+            scored = rows[ok[rows]]
+            n_ok = len(scored)
+            small = n_ok < min_size
+            if not small:
+                eligible.append(g)
+            bi = resample_indices(n_ok, n_boot, rng)
+            acc_b = boot_accuracy(y_true[scored] == pred[scored, j], bi)
+            f1_b = boot_macro_f1(y_true[scored], pred[scored, j], n_labels, bi)
+            fi = resample_indices(len(rows), n_boot, rng)
+            fail_b = boot_accuracy(~ok[rows], fi)
+            acc = float(mf.by_group.loc[g, "accuracy"]) if mf is not None and n_ok else None
+            f1 = float(mf.by_group.loc[g, "macro_f1"]) if mf is not None and n_ok else None
+            fr = float(fail_mf.by_group.loc[g, "failure_rate"])
+            for name, val, bt in (
+                ("accuracy", acc, acc_b),
+                ("macro_f1", f1, f1_b),
+                ("failure_rate", fr, fail_b),
+            ):
+                boots[name][g] = bt
+                if val is not None:
+                    values[name][g] = val
+            by_group[str(g)] = {
+                "n": int(len(rows)),
+                "n_scored": n_ok,
+                "small": small,
+                "accuracy": {"value": acc, "ci": _ci(acc_b, level) if n_ok else [None, None]},
+                "macro_f1": {"value": f1, "ci": _ci(f1_b, level) if n_ok else [None, None]},
+                "failure_rate": {"value": fr, "ci": _ci(fail_b, level)},
+            }
+        overall = mf.overall if mf is not None else None
+        models[mid] = {
+            "overall": {
+                "accuracy": _num(overall["accuracy"]) if overall is not None else None,
+                "macro_f1": _num(overall["macro_f1"]) if overall is not None else None,
+                "failure_rate": float(np.mean(~ok)) if len(ok) else None,
+            },
+            "by_group": by_group,
+            "gap": {name: _gap(values[name], boots[name], eligible, level) for name in values},
+        }
+        if mf is not None and len(eligible) >= 2:
+            sub = np.isin(keys[ok], eligible)
+            mf_e = _metric_frame(y_true[ok][sub], pred[ok, j][sub], keys[ok][sub], labels)
+            models[mid]["gap"]["accuracy"]["fairlearn_difference"] = float(
+                mf_e.difference(method="between_groups")["accuracy"]
+            )
+            models[mid]["gap"]["accuracy"]["fairlearn_ratio"] = _num(
+                mf_e.ratio(method="between_groups")["accuracy"]
+            )
+
+    agreement = _group_agreement(pred, keys, groups, members, n_labels, min_size, n_boot, level, rng)
+    return {
+        "min_size": min_size,
+        "n_boot": n_boot,
+        "ci_level": level,
+        "groups": [
+            {"group": str(g), "n": int(len(members[g])), "small": bool(len(members[g]) < min_size)}
+            for g in groups
+        ],
+        "models": models,
+        "agreement": agreement,
+    }
+
+
+def _group_agreement(
+    pred: np.ndarray,
+    keys: np.ndarray,
+    groups: list[Any],
+    members: Mapping[Any, np.ndarray],
+    n_labels: int,
+    min_size: int,
+    n_boot: int,
+    level: float,
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """Fleiss' kappa among the models within each group, over items every model scored."""
+    if pred.shape[1] < 2:
+        return {"by_group": {}, "gap": None, "reason": "agreement needs at least two models"}
+    by_group: dict[str, Any] = {}
+    values: dict[str, float] = {}
+    boots: dict[str, np.ndarray] = {}
+    eligible = []
+    for g in groups:
+        rows = members[g]
+        r = pred[rows]
+        r = r[np.all(r >= 0, axis=1)]
+        counts = rating_counts(r, n_labels)
+        value = fleiss_kappa(counts) if len(r) else None
+        bt = boot_fleiss(counts, resample_indices(len(r), n_boot, rng))
+        boots[str(g)] = bt
+        small = len(r) < min_size
+        if value is not None:
+            values[str(g)] = value
+        if not small:
+            eligible.append(str(g))
+        by_group[str(g)] = {
+            "n_items": int(len(r)),
+            "small": small,
+            "fleiss_kappa": {"value": value, "ci": _ci(bt, level)},
+        }
+    return {"by_group": by_group, "gap": _gap(values, boots, eligible, level)}
