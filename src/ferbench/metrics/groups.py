@@ -84,7 +84,12 @@ def boot_accuracy(correct: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 
 def boot_macro_f1(y_true: np.ndarray, y_pred: np.ndarray, k: int, idx: np.ndarray) -> np.ndarray:
-    """Macro-F1 over all ``k`` labels (absent labels score 0, like scikit-learn's ``zero_division=0``)."""
+    """Macro-F1 per replicate over the labels that occur in that replicate's ``y_true``.
+
+    The same as scikit-learn's ``f1_score(labels=<labels present in y_true>, average="macro")``: a group is
+    not marked down for lacking a class (a small age group with no ``disgust`` image), while a wrong
+    prediction still costs its true class a false negative.
+    """
     b = idx.shape[0]
     if idx.shape[1] == 0:
         return np.full(b, np.nan)
@@ -93,7 +98,8 @@ def boot_macro_f1(y_true: np.ndarray, y_pred: np.ndarray, k: int, idx: np.ndarra
     tp = np.einsum("bii->bi", cm)
     denom = cm.sum(axis=2) + cm.sum(axis=1)  # (tp + fn) + (tp + fp)
     f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    return f1.mean(axis=1)
+    present = cm.sum(axis=2) > 0
+    return (f1 * present).sum(axis=1) / present.sum(axis=1)
 
 
 def boot_fleiss(counts: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -155,9 +161,13 @@ def _gap(
     }
 
 
-def _metric_frame(yt: np.ndarray, yp: np.ndarray, keys: np.ndarray, labels: list[int]) -> MetricFrame:
-    def macro_f1(a: np.ndarray, b: np.ndarray) -> float:
-        return float(f1_score(a, b, labels=labels, average="macro", zero_division=0))
+def macro_f1_present(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Macro-F1 over the labels present in ``y_true`` (see :func:`boot_macro_f1`)."""
+    return float(f1_score(y_true, y_pred, labels=np.unique(y_true), average="macro", zero_division=0))
+
+
+def _metric_frame(yt: np.ndarray, yp: np.ndarray, keys: np.ndarray) -> MetricFrame:
+    macro_f1 = macro_f1_present
 
     return MetricFrame(
         metrics={"accuracy": accuracy_score, "macro_f1": macro_f1},
@@ -190,14 +200,13 @@ def group_metrics(
     rng = np.random.default_rng(seed)
     groups = sorted(pd.unique(keys).tolist(), key=str)
     members = {g: np.flatnonzero(keys == g) for g in groups}
-    labels = list(range(n_labels))
     models: dict[str, Any] = {}
     for j, mid in enumerate(model_ids):
         ok = pred[:, j] >= 0
         by_group: dict[str, Any] = {}
         boots: dict[str, dict[str, np.ndarray]] = {"accuracy": {}, "macro_f1": {}, "failure_rate": {}}
         values: dict[str, dict[str, float]] = {"accuracy": {}, "macro_f1": {}, "failure_rate": {}}
-        mf = _metric_frame(y_true[ok], pred[ok, j], keys[ok], labels) if ok.any() else None
+        mf = _metric_frame(y_true[ok], pred[ok, j], keys[ok]) if ok.any() else None
         fail_mf = MetricFrame(
             metrics={"failure_rate": lambda a, b: float(np.mean(a))},
             y_true=(~ok).astype(float),
@@ -248,7 +257,7 @@ def group_metrics(
         }
         if mf is not None and len(eligible) >= 2:
             sub = np.isin(keys[ok], eligible)
-            mf_e = _metric_frame(y_true[ok][sub], pred[ok, j][sub], keys[ok][sub], labels)
+            mf_e = _metric_frame(y_true[ok][sub], pred[ok, j][sub], keys[ok][sub])
             models[mid]["gap"]["accuracy"]["fairlearn_difference"] = float(
                 mf_e.difference(method="between_groups")["accuracy"]
             )
