@@ -17,6 +17,7 @@ failure rate; Fleiss' kappa uses the items every model scored, as in the ``agree
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -148,7 +149,8 @@ def _gap(
     v = np.array([values[g] for g in ok])
     hi_g, lo_g = ok[int(np.argmax(v))], ok[int(np.argmin(v))]
     mat = np.stack([boots[g] for g in ok])  # (groups, B)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a replicate where every group is NaN stays NaN
         d = np.nanmax(mat, axis=0) - np.nanmin(mat, axis=0)
         r = np.nanmin(mat, axis=0) / np.nanmax(mat, axis=0)
     vmax, vmin = float(v.max()), float(v.min())
