@@ -173,6 +173,10 @@ def parse_perturb(spec: str | Sequence[str] | None) -> list[PerturbSpec]:
             for n in SUITES[name]:
                 out.update(PerturbSpec(n, s) for s in PERTURBATIONS[n].severities)
             continue
+        if name in SUITES:
+            raise PerturbationError(
+                f"'{part}': suite '{name}' takes no severity; name perturbations instead, e.g. blur:{sev_text}"
+            )
         if name not in PERTURBATIONS:
             raise _unknown(name)
         p = PERTURBATIONS[name]
