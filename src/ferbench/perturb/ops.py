@@ -76,7 +76,10 @@ def jpeg(img: np.ndarray, quality: float, rng: np.random.Generator, landmarks=No
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:  # pragma: no cover - OpenCV always encodes a uint8 BGR array
         raise RuntimeError("JPEG encoding failed")
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if out is None:  # pragma: no cover
+        raise RuntimeError("JPEG decoding failed")
+    return np.asarray(out, dtype=np.uint8)
 
 
 def downscale(img: np.ndarray, factor: float, rng: np.random.Generator, landmarks=None) -> np.ndarray:
