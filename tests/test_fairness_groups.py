@@ -81,7 +81,7 @@ def test_group_accuracy_and_f1_match_pandas(run, table):
             assert lo <= got["accuracy"]["value"] <= hi and hi - lo > 0
 
 
-def test_small_group_flagged_and_not_ranked(run):
+def test_small_group_flagged_and_not_ranked(run, table):
     sec = run.metrics["fairness"]["groupings"]["cohort"]
     assert {g["group"]: g["small"] for g in sec["groups"]} == {"A": False, "B": False, "C": True}
     for mid in MODELS.split(","):
@@ -91,7 +91,13 @@ def test_small_group_flagged_and_not_ranked(run):
         assert gap["difference"]["value"] == pytest.approx(abs(accs["A"] - accs["B"]), abs=1e-12)
         assert gap["ratio"]["value"] == pytest.approx(min(accs.values()) / max(accs.values()), abs=1e-12)
         # Fairlearn's between-groups difference on the same (large) groups agrees
-        assert gap["fairlearn_difference"] == pytest.approx(gap["difference"]["value"], abs=1e-12)
+        t = table[(table.model_id == mid) & table.cohort.isin(["A", "B"])]
+        pred = _restricted_pred(t, list(run.dataset.labels))
+        mf = MetricFrame(
+            metrics=accuracy_score, y_true=t["label"], y_pred=pred, sensitive_features=t["cohort"]
+        )
+        assert gap["difference"]["value"] == pytest.approx(mf.difference(method="between_groups"), abs=1e-12)
+        assert gap["ratio"]["value"] == pytest.approx(mf.ratio(method="between_groups"), abs=1e-12)
         lo, hi = gap["difference"]["ci"]
         assert 0 <= lo <= hi
         assert sec["models"][mid]["by_group"]["C"]["small"] is True
@@ -137,7 +143,7 @@ def test_vectorised_bootstrap_matches_a_loop():
 
 def test_bootstrap_is_seeded_and_close_to_fairlearns():
     rng = np.random.default_rng(2)
-    n = 400
+    n = 300
     yt = rng.integers(0, 7, n)
     yp = np.where(rng.random(n) < 0.65, yt, rng.integers(0, 7, n))[:, None]
     keys = rng.choice(np.array(["x", "y"], dtype=object), n)
@@ -152,7 +158,7 @@ def test_bootstrap_is_seeded_and_close_to_fairlearns():
         y_true=yt,
         y_pred=yp[:, 0],
         sensitive_features=pd.Series(keys, name="g"),
-        n_boot=150,
+        n_boot=100,
         ci_quantiles=[0.025, 0.975],
         random_state=0,
     )
@@ -161,8 +167,8 @@ def test_bootstrap_is_seeded_and_close_to_fairlearns():
         ours = a["models"]["m"]["by_group"][g]["accuracy"]
         assert ours["value"] == pytest.approx(mf.by_group[g])
         # Fairlearn resamples the whole table, we resample within groups: same interval up to Monte Carlo noise
-        assert ours["ci"][0] == pytest.approx(lo[g], abs=0.045)
-        assert ours["ci"][1] == pytest.approx(hi[g], abs=0.045)
+        assert ours["ci"][0] == pytest.approx(lo[g], abs=0.05)
+        assert ours["ci"][1] == pytest.approx(hi[g], abs=0.05)
 
 
 def test_failed_samples_count_in_failure_rate_not_accuracy():

@@ -120,3 +120,19 @@ def test_ensemble_and_ece_on_a_tiny_case():
     correct = np.array([1, 1, 1, 0], bool)
     # bins: {0.95: acc 1, conf .95}, {0.55: acc .5, conf .55} -> (2*.05 + 2*.05) / 4
     assert expected_calibration_error(conf, correct) == pytest.approx(0.05)
+
+
+def test_one_model_one_group_renders_with_reasons(tmp_path, fer2013_root, model_store):
+    """Edge case: one model (no ensemble, no agreement) and one group (no gap) still give a full report."""
+    ds = image_dataset(fer2013_root, 40, seed=9)
+    r = api.run(
+        ds, out=tmp_path / "r", models="fer-mini-xception", model_store=model_store, perturb="rotate:2",
+        groups="split",
+    )  # fmt: skip
+    sev = r.metrics["robustness"]["perturbations"]["rotate"]["severities"][0]
+    assert "ensemble" not in sev and sev["agreement"]["reason"] == "agreement needs at least two models"
+    fair = r.metrics["fairness"]["groupings"]["split"]
+    assert fair["models"]["fer-mini-xception"]["gap"]["accuracy"]["difference"] is None
+    html = r.report_path.read_text()
+    assert "fewer than two groups large enough to compare" in html
+    assert "agreement needs at least two models" in html
