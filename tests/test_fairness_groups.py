@@ -99,7 +99,7 @@ def test_small_group_flagged_and_not_ranked(run, table):
         assert gap["difference"]["value"] == pytest.approx(mf.difference(method="between_groups"), abs=1e-12)
         assert gap["ratio"]["value"] == pytest.approx(mf.ratio(method="between_groups"), abs=1e-12)
         lo, hi = gap["difference"]["ci"]
-        assert 0 <= lo <= hi
+        assert lo <= gap["difference"]["value"] <= hi
         assert sec["models"][mid]["by_group"]["C"]["small"] is True
 
 

@@ -87,6 +87,7 @@ def run(
     write_report: bool = True,
     groups: str | Sequence[str] | None = None,
     perturb: str | Sequence[str] | None = None,
+    estimate_attributes: bool = False,
 ) -> RunResult:
     """Run models over a dataset, store per-item predictions, and write ``metrics.json`` and ``report.html``.
 
@@ -109,6 +110,15 @@ def run(
         if data_root is None:
             raise ValueError("data_root is required when dataset is given by name")
         ds = load_dataset(dataset, data_root).select(split, limit, seed)
+    estimated = None
+    if estimate_attributes:  # check the other columns before the (slow) estimation
+        from .attributes import ESTIMATED_COLUMNS, ESTIMATOR, with_estimated_attributes
+        from .attributes import estimate_attributes as _estimate
+
+        check_group_columns(ds.samples.assign(**dict.fromkeys(ESTIMATED_COLUMNS)), groupings)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        ds = with_estimated_attributes(ds, _estimate(ds, model_store=model_store, cache_dir=out))
+        estimated = ESTIMATOR
     check_group_columns(ds.samples, groupings)
     cards = resolve_models(models, model_store)
     out_dir = Path(out)
@@ -129,7 +139,7 @@ def run(
     ids = [c.id for c in cards]
     preds = store.read(ids)
     variant = (options or EngineOptions()).variant
-    section_options = {"groups": groupings, "perturb": perturbed, "variant": variant}
+    section_options = {"groups": groupings, "perturb": perturbed, "variant": variant, "estimator": estimated}
     metrics_core, ev = evaluate(
         preds, ds.samples, cards, ds.labels, seed=seed, variant=variant, options=section_options
     )

@@ -80,6 +80,14 @@ def run(
             "occlusion, light, quality, pose. Adds the robustness section."
         ),
     ] = None,
+    estimate_attributes: Annotated[
+        bool,
+        typer.Option(
+            "--estimate-attributes",
+            help="Add ESTIMATED est_gender / est_age_band columns from face-api.js's age-gender network "
+            "(weights in <model-store>/faceapi-age-gender/) for --groups. Estimates carry their own bias.",
+        ),
+    ] = False,
 ) -> None:
     """Run models over a labelled dataset and write predictions, metrics and an HTML report.
 
@@ -111,6 +119,7 @@ def run(
             progress=_progress_factory(progress),
             groups=groups,
             perturb=perturb,
+            estimate_attributes=estimate_attributes,
         )
     _print_summary(result.metrics)
     console.print(

@@ -44,8 +44,11 @@ def fairness_section(ctx: EvalContext) -> dict[str, Any] | None:
             n_boot=n_boot,
             seed=ctx.seed + i,
         )
-        out[name] = {"columns": cols, **res}
+        estimated = any(c.startswith("est_") for c in cols)
+        out[name] = {"columns": cols, "estimated": estimated, **res}
+    estimator = ctx.options.get("estimator")
     return {
+        **({"estimator": estimator} if estimator else {}),
         "groupings": out,
         "note": "Groups smaller than min_size are shown but flagged and left out of the gaps. Intervals are "
         "percentile bootstrap intervals, resampling samples within each group.",

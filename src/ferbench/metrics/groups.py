@@ -2,15 +2,15 @@
 
 Accuracy and macro-F1 per group and overall come from Fairlearn's :class:`~fairlearn.metrics.MetricFrame`;
 the gap is Fairlearn's ``between_groups`` difference and ratio over the groups large enough to rank (the
-tests check both against MetricFrame). Intervals come from a seeded, vectorised percentile bootstrap that
+tests check both against MetricFrame); its interval is that of the signed difference (and ratio) between
+the two groups the point estimate ranks highest and lowest, so an interval that reaches below zero means the
+data do not clearly order them. Intervals come from a seeded, vectorised percentile bootstrap that
 resamples samples *within* each group (so every replicate keeps the group sizes, and groups are
 independent): all replicates of a statistic are computed at once from an index matrix, instead of
 re-running MetricFrame per replicate (Fairlearn's own ``n_boot`` does that and takes seconds per metric).
 
 Groups with fewer than ``min_size`` scored samples are reported, flagged ``small``, and left out of the
-gap (they are not ranked): an accuracy on 12 faces says little. The gap is the largest minus the smallest
-value over the remaining groups (Fairlearn's ``between_groups`` difference) and the smallest over the
-largest (its ratio), each with a bootstrap interval from the same replicates.
+gap (they are not ranked): an accuracy on 12 faces says little.
 
 Failed samples (unreadable, no face…) are left out of a model's accuracy and macro-F1 and counted in its
 failure rate; Fleiss' kappa uses the items every model scored, as in the ``agreement`` section.
@@ -18,7 +18,6 @@ failure rate; Fleiss' kappa uses the items every model scored, as in the ``agree
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -59,8 +58,9 @@ def check_group_columns(samples: pd.DataFrame, groupings: Sequence[Sequence[str]
         for c in cols:
             if c not in samples.columns:
                 avail = ", ".join(str(x) for x in samples.columns if x not in ("path", "stamp"))
+                hint = " (add --estimate-attributes for est_* columns)" if c.startswith("est_") else ""
                 raise GroupColumnError(
-                    f"--groups: the sample table has no column '{c}'; available columns: {avail}"
+                    f"--groups: the sample table has no column '{c}'{hint}; available columns: {avail}"
                 )
 
 
@@ -149,11 +149,12 @@ def _gap(
         }
     v = np.array([values[g] for g in ok])
     hi_g, lo_g = ok[int(np.argmax(v))], ok[int(np.argmin(v))]
-    mat = np.stack([boots[g] for g in ok])  # (groups, B)
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a replicate where every group is NaN stays NaN
-        d = np.nanmax(mat, axis=0) - np.nanmin(mat, axis=0)
-        r = np.nanmin(mat, axis=0) / np.nanmax(mat, axis=0)
+    # The interval is for the difference between the two groups the point estimate ranks highest and lowest,
+    # bootstrapped as a signed difference. (Re-taking max - min in each replicate would be biased upwards:
+    # it is never negative, and its interval can miss a near-zero point estimate altogether.)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d = boots[hi_g] - boots[lo_g]
+        r = boots[lo_g] / boots[hi_g]
     vmax, vmin = float(v.max()), float(v.min())
     return {
         "difference": {"value": vmax - vmin, "ci": _ci(d, level)},
