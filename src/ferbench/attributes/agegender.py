@@ -79,22 +79,28 @@ def _pad_same(x: np.ndarray, k: int, s: int, value: float = 0.0) -> np.ndarray:
     )
 
 
-def _windows(x: np.ndarray, k: int, s: int) -> np.ndarray:
-    """(N, OH, OW, C, k, k) strided view of a padded NHWC batch."""
-    v = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))
-    return v[:, ::s, ::s]
+def _shifts(x: np.ndarray, k: int, s: int) -> list[np.ndarray]:
+    """The k×k shifted, strided views of a padded NHWC batch, one per kernel tap (row-major)."""
+    oh = (x.shape[1] - k) // s + 1
+    ow = (x.shape[2] - k) // s + 1
+    return [
+        x[:, i : i + s * (oh - 1) + 1 : s, j : j + s * (ow - 1) + 1 : s] for i in range(k) for j in range(k)
+    ]
 
 
 def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, s: int) -> np.ndarray:
-    k = w.shape[0]
-    win = _windows(_pad_same(x, k, s), k, s)  # N,OH,OW,C,kh,kw
-    return np.einsum("nhwcij,ijco->nhwo", win, w, optimize=True) + b
+    """A dense convolution as one matrix product over the stacked kernel taps (im2col)."""
+    k, _, c, o = w.shape
+    cols = np.concatenate(_shifts(_pad_same(x, k, s), k, s), axis=-1)  # taps × channels, row-major
+    return cols @ w.reshape(k * k * c, o) + b
 
 
 def _sep_conv(x: np.ndarray, p: dict[str, np.ndarray], prefix: str) -> np.ndarray:
-    dw = p[f"{prefix}/depthwise_filter"][:, :, :, 0]  # k,k,C
-    win = _windows(_pad_same(x, 3, 1), 3, 1)
-    y = np.einsum("nhwcij,ijc->nhwc", win, dw, optimize=True)
+    dw = p[f"{prefix}/depthwise_filter"][:, :, :, 0].reshape(9, -1)  # taps, C
+    taps = _shifts(_pad_same(x, 3, 1), 3, 1)
+    y = taps[0] * dw[0]
+    for t, wt in zip(taps[1:], dw[1:], strict=True):
+        y += t * wt
     return y @ p[f"{prefix}/pointwise_filter"][0, 0] + p[f"{prefix}/bias"]
 
 
@@ -103,7 +109,11 @@ def _relu(x: np.ndarray) -> np.ndarray:
 
 
 def _max_pool(x: np.ndarray) -> np.ndarray:
-    return _windows(_pad_same(x, 3, 2, -np.inf), 3, 2).max(axis=(4, 5))
+    taps = _shifts(_pad_same(x, 3, 2, -np.inf), 3, 2)
+    out = taps[0].copy()
+    for t in taps[1:]:
+        np.maximum(out, t, out=out)
+    return out
 
 
 def _reduction(x: np.ndarray, p: dict[str, np.ndarray], prefix: str, activate: bool = True) -> np.ndarray:
