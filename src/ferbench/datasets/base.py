@@ -17,6 +17,7 @@ when the dataset loads, and listed by ``ferbench datasets check``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Callable, Iterable
@@ -215,4 +216,17 @@ def load_dataset(name: str, data_root: str | os.PathLike[str], **kwargs: Any) ->
     """Load a registered dataset from its on-disk layout under ``data_root``."""
     if name not in _LOADERS:
         raise DatasetError(UNKNOWN_DATASET.format(name, ", ".join(_LOADERS)))
+    accepted = loader_options(name)
+    unknown = [k for k in kwargs if k not in accepted]
+    if unknown:
+        known = ", ".join(accepted) or "none"
+        raise DatasetError(f"dataset '{name}' has no option {', '.join(unknown)} (its options: {known})")
     return _LOADERS[name][0](check_root(data_root), **kwargs)
+
+
+def loader_options(name: str) -> dict[str, Any]:
+    """A loader's keyword options and their defaults (what ``--option key=value`` may set)."""
+    if name not in _LOADERS:
+        raise DatasetError(UNKNOWN_DATASET.format(name, ", ".join(_LOADERS)))
+    params = list(inspect.signature(_LOADERS[name][0]).parameters.values())[1:]
+    return {p.name: p.default for p in params}
