@@ -44,8 +44,9 @@ def find_file(root: Path, candidates: Sequence[str], what: str, required: bool =
     return None
 
 
-def is_hidden(p: Path) -> bool:
-    return p.name.startswith(".") or p.name == "__MACOSX"
+def is_hidden(p: Path | str) -> bool:
+    name = p if isinstance(p, str) else p.name
+    return name.startswith(".") or name == "__MACOSX"
 
 
 def iter_files(folder: Path, suffixes: set[str], recursive: bool = True) -> Iterator[Path]:
