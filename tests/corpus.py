@@ -34,14 +34,21 @@ def colour_face(src: Path, size: tuple[int, int] = (64, 48)) -> Image.Image:
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def bomb_png(width: int = 30000, height: int = 30000) -> bytes:
     """A tiny PNG whose header claims width x height pixels (a decompression-bomb-sized image)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
     idat = zlib.compress(b"\x00" * 64)
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", idat)
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def bad_images(folder: Path, fer2013_root: Path) -> dict[str, Path]:
@@ -132,8 +139,13 @@ def emognition_questionnaire(pid: int, movies: list[str]) -> dict[str, object]:
             }
         )
     return {
-        "metadata": {"id": pid, "age": 20 + pid % 7, "gender": "female" if pid % 2 else "male",
-                     "other_drugs_in_last_8h": False, "movie_seen_before_study": {}},
+        "metadata": {
+            "id": pid,
+            "age": 20 + pid % 7,
+            "gender": "female" if pid % 2 else "male",
+            "other_drugs_in_last_8h": False,
+            "movie_seen_before_study": {},
+        },
         "questionnaires": qs,
     }
 

@@ -38,8 +38,17 @@ def test_affectnet_full_release(tmp_path, fer2013_root, caplog):
         copy_faces([f], (imgs / s).parent, [(imgs / s).name])
     lists = root / "Manually_Annotated_file_lists"
     lists.mkdir()
-    header = ["subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
-              "expression", "valence", "arousal"]
+    header = [
+        "subDirectory_filePath",
+        "face_x",
+        "face_y",
+        "face_width",
+        "face_height",
+        "facial_landmarks",
+        "expression",
+        "valence",
+        "arousal",
+    ]
     with open(lists / "training.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
@@ -105,12 +114,19 @@ def test_affectnet_8_class_release(tmp_path, fer2013_root):
 
 
 def _rafdb(root, fer2013_root, compound=False):
-    names = ["train_00001.jpg", "train_00002.jpg", "test_0001.jpg"] if not compound else [
-        "train_0001.jpg", "test_0001.jpg", "test_0002.jpg"]
+    names = (
+        ["train_00001.jpg", "train_00002.jpg", "test_0001.jpg"]
+        if not compound
+        else ["train_0001.jpg", "test_0001.jpg", "test_0002.jpg"]
+    )
     codes = ["5", "4", "7"] if not compound else ["1", "10", "11"]
     src = faces(fer2013_root, "sad", 3)
     (root / "EmoLabel").mkdir(parents=True)
-    lines = [f"{n} {c}" for n, c in zip(names, codes, strict=True)] + ["train_00003.jpg 9", "test_0009.jpg 4", "Train-0004.jpg 3"]
+    lines = [f"{n} {c}" for n, c in zip(names, codes, strict=True)] + [
+        "train_00003.jpg 9",
+        "test_0009.jpg 4",
+        "Train-0004.jpg 3",
+    ]
     (root / "EmoLabel" / "list_patition_label.txt").write_text("\n".join(lines) + "\n")
     for n, f in zip(names, src, strict=True):
         stem = n[:-4]
@@ -154,10 +170,20 @@ def test_rafdb_compound(tmp_path, fer2013_root):
     _rafdb(root / "basic", fer2013_root)
     ds = load_dataset("rafdb-compound", root)  # picks compound/, not basic/
     s = ds.samples.set_index("sample_id")
-    assert list(s.index) == ["train_0001.jpg", "test_0001.jpg", "test_0002.jpg", "train_00003.jpg",
-                             "test_0009.jpg"]
-    assert list(s.compound_label) == ["Happily Surprised", "Angrily Disgusted", "Disgustedly Surprised",
-                                      "Angrily Surprised", "Sadly Angry"]
+    assert list(s.index) == [
+        "train_0001.jpg",
+        "test_0001.jpg",
+        "test_0002.jpg",
+        "train_00003.jpg",
+        "test_0009.jpg",
+    ]
+    assert list(s.compound_label) == [
+        "Happily Surprised",
+        "Angrily Disgusted",
+        "Disgustedly Surprised",
+        "Angrily Surprised",
+        "Sadly Angry",
+    ]
     assert list(s.label) == ["happy", "anger", "disgust", "anger", "sad"]
     assert list(s.label_alt) == ["surprise", "disgust", "surprise", "surprise", "anger"]
     second = load_dataset("rafdb-compound", root, component="second").samples
@@ -178,7 +204,14 @@ def test_emognition_one_sample_per_clip_with_self_reports(tmp_path, fer2013_root
     write_video(root / "22" / "22_FEAR.mp4", faces(fer2013_root, "fear", 2))
     ds = load_dataset("emognition", root)
     s = ds.samples.set_index("sample_id")
-    assert sorted(s.index) == ["22/AMUSEMENT", "22/FEAR", "22/NEUTRAL", "23/AMUSEMENT", "23/FEAR", "23/NEUTRAL"]
+    assert sorted(s.index) == [
+        "22/AMUSEMENT",
+        "22/FEAR",
+        "22/NEUTRAL",
+        "23/AMUSEMENT",
+        "23/FEAR",
+        "23/NEUTRAL",
+    ]
     assert s.loc["22/AMUSEMENT", "label"] == "happy" and s.loc["22/FEAR", "label"] == "fear"
     assert s.loc["22/AMUSEMENT", "path"].endswith("videos/22_AMUSEMENT.mp4")
     assert s.loc["22/FEAR", "stamp"] != "missing" and s.loc["23/FEAR", "stamp"] == "missing"
@@ -198,10 +231,12 @@ def test_emognition_one_sample_per_clip_with_self_reports(tmp_path, fer2013_root
 
 def _ckplus(root, fer2013_root):
     imgs = root / "extended-cohn-kanade-images" / "cohn-kanade-images"
-    seqs = {("S005", "001"): (faces(fer2013_root, "disgust", 3), "3.0000000e+00"),
-            ("S010", "002"): (faces(fer2013_root, "happy", 4), "   5.0000000e+00"),
-            ("S011", "001"): (faces(fer2013_root, "sad", 2), None),  # unlabelled sequence
-            ("S014", "003"): (faces(fer2013_root, "angry", 2), "9.0000000e+00")}  # invalid code
+    seqs = {
+        ("S005", "001"): (faces(fer2013_root, "disgust", 3), "3.0000000e+00"),
+        ("S010", "002"): (faces(fer2013_root, "happy", 4), "   5.0000000e+00"),
+        ("S011", "001"): (faces(fer2013_root, "sad", 2), None),  # unlabelled sequence
+        ("S014", "003"): (faces(fer2013_root, "angry", 2), "9.0000000e+00"),
+    }  # invalid code
     for (subj, seq), (src, code) in seqs.items():
         for k, f in enumerate(src, start=1):
             save_as(f, imgs / subj / seq / f"{subj}_{seq}_{k:08d}.png")
@@ -234,7 +269,12 @@ def test_ckplus_peak_frames_and_optional_neutral_onsets(tmp_path, fer2013_root):
 
 def test_ckplus48_folders(tmp_path, fer2013_root):
     root = tmp_path / "CK+48"
-    for folder, cls in (("anger", "angry"), ("contempt", "neutral"), ("sadness", "sad"), ("surprise", "surprise")):
+    for folder, cls in (
+        ("anger", "angry"),
+        ("contempt", "neutral"),
+        ("sadness", "sad"),
+        ("surprise", "surprise"),
+    ):
         copy_faces(faces(fer2013_root, cls, 2), root / folder, [f"S0{i}5_001_0000001{i}.png" for i in (1, 2)])
     ds = load_dataset("ckplus48", tmp_path)  # found one folder down
     assert ds.labels == ("sad", "surprise", "anger", "contempt")
@@ -248,7 +288,14 @@ def test_ckplus48_folders(tmp_path, fer2013_root):
 
 def test_jaffe_file_names(tmp_path, fer2013_root):
     root = tmp_path / "jaffe" / "jaffedbase"
-    names = ["KA.AN1.39.tiff", "KL.HA2.30.tiff", "YM.SU3.60.tiff", "NA.NE1.202.tiff", "KM.XX1.1.tiff", "README.tiff"]
+    names = [
+        "KA.AN1.39.tiff",
+        "KL.HA2.30.tiff",
+        "YM.SU3.60.tiff",
+        "NA.NE1.202.tiff",
+        "KM.XX1.1.tiff",
+        "README.tiff",
+    ]
     for n, f in zip(names, faces(fer2013_root, "neutral", 6), strict=True):
         save_as(f, root / n)
     (root / "README_FIRST.txt").write_text("not an image")
@@ -263,7 +310,10 @@ def test_jaffe_file_names(tmp_path, fer2013_root):
 
 def test_kdef_file_names_and_pose(tmp_path, fer2013_root):
     root = tmp_path / "KDEF"
-    names = {"AF01": ["AF01ANS.JPG", "AF01AFHL.JPG", "AF01SUFR.JPG"], "BM21": ["BM21DIFL.JPG", "BM21HAHR.JPG"]}
+    names = {
+        "AF01": ["AF01ANS.JPG", "AF01AFHL.JPG", "AF01SUFR.JPG"],
+        "BM21": ["BM21DIFL.JPG", "BM21HAHR.JPG"],
+    }
     src = iter(faces(fer2013_root, "surprise", 7))
     for folder, files in names.items():
         for n in files:
@@ -272,8 +322,13 @@ def test_kdef_file_names_and_pose(tmp_path, fer2013_root):
     save_as(next(src), root / "BM21" / "BM21 HAS copy.jpg")  # not KDEF naming
     ds = load_dataset("kdef", root)
     s = ds.samples.set_index("sample_id")
-    assert list(s.index) == ["AF01/AF01AFHL.JPG", "AF01/AF01ANS.JPG", "AF01/AF01SUFR.JPG", "BM21/BM21DIFL.JPG",
-                             "BM21/BM21HAHR.JPG"]
+    assert list(s.index) == [
+        "AF01/AF01AFHL.JPG",
+        "AF01/AF01ANS.JPG",
+        "AF01/AF01SUFR.JPG",
+        "BM21/BM21DIFL.JPG",
+        "BM21/BM21HAHR.JPG",
+    ]
     assert list(s.label) == ["fear", "anger", "surprise", "disgust", "happy"]
     assert list(s.pose) == ["half_left", "straight", "full_right", "full_left", "half_right"]
     assert s.loc["BM21/BM21DIFL.JPG", ["session", "sex", "subject"]].tolist() == ["B", "male", "M21"]
@@ -297,8 +352,12 @@ def test_expw_faces_with_boxes(tmp_path, fer2013_root):
     )
     ds = load_dataset("expw", tmp_path / "ExpW")
     s = ds.samples.set_index("sample_id")
-    assert list(s.index) == ["afraid_african_214.jpg#0", "afraid_african_214.jpg#1", "angry_asian_12.jpg#0",
-                             "gone.jpg#0"]
+    assert list(s.index) == [
+        "afraid_african_214.jpg#0",
+        "afraid_african_214.jpg#1",
+        "angry_asian_12.jpg#0",
+        "gone.jpg#0",
+    ]
     assert list(s.label) == ["fear", "happy", "anger", "neutral"]
     r = s.loc["afraid_african_214.jpg#0"]
     assert [r.face_x, r.face_y, r.face_w, r.face_h, r.face_confidence] == [30, 20, 60, 90, 52.1]
@@ -326,8 +385,11 @@ def test_image_folder_with_splits_and_label_map(tmp_path, fer2013_root):
     assert ds.exclusion_counts() == {"excluded_by_map": 1}
     s = ds.samples
     assert sorted(s.split.unique()) == ["test", "train"]
-    assert s.groupby(["split", "label"]).size().to_dict() == {("test", "happy"): 1, ("train", "happy"): 2,
-                                                               ("train", "sad"): 2}
+    assert s.groupby(["split", "label"]).size().to_dict() == {
+        ("test", "happy"): 1,
+        ("train", "happy"): 2,
+        ("train", "sad"): 2,
+    }
     inline = load_dataset("image-folder", root, label_map="smiling=joy,other=-")
     assert list(inline.samples.label) == list(s.label)
     with pytest.raises(DatasetError, match="'smiling' -> 'grin' is not a canonical label"):
@@ -338,13 +400,15 @@ def test_image_folder_with_splits_and_label_map(tmp_path, fer2013_root):
 def test_manifest_with_groups(tmp_path, fer2013_root, fmt):
     root = tmp_path / "study"
     files = copy_faces(faces(fer2013_root, "angry", 2) + faces(fer2013_root, "happy", 2), root / "imgs")
-    table = pd.DataFrame({
-        "path": [f"imgs/{f.name}" for f in files] + ["imgs/none.jpg", f"imgs/{files[0].name}"],
-        "label": ["mad", "mad", "happy", "grin", "happy", "mad"],
-        "split": ["a", "a", "b", "b", "b", "a"],
-        "subject": ["p1", "p1", "p2", "p3", "p4", "p1"],
-        "stamp": ["x"] * 6,  # clashes with a reserved column: kept as manifest_stamp
-    })
+    table = pd.DataFrame(
+        {
+            "path": [f"imgs/{f.name}" for f in files] + ["imgs/none.jpg", f"imgs/{files[0].name}"],
+            "label": ["mad", "mad", "happy", "grin", "happy", "mad"],
+            "split": ["a", "a", "b", "b", "b", "a"],
+            "subject": ["p1", "p1", "p2", "p3", "p4", "p1"],
+            "stamp": ["x"] * 6,  # clashes with a reserved column: kept as manifest_stamp
+        }
+    )
     mpath = root / f"labels.{fmt}"
     table.to_csv(mpath, index=False) if fmt == "csv" else table.to_parquet(mpath)
     ds = load_dataset("manifest", mpath, label_map={"mad": "anger"})
@@ -361,5 +425,8 @@ def test_manifest_with_groups(tmp_path, fer2013_root, fmt):
 def test_unknown_loader_option_lists_the_options(tmp_path):
     with pytest.raises(DatasetError, match=r"no option colour \(its options: images\)"):
         load_dataset("rafdb", tmp_path, colour=True)
-    assert loader_options("emognition") == {"label_map": None, "positive_as_happy": False,
-                                            "video_pattern": "{participant}_{movie}"}
+    assert loader_options("emognition") == {
+        "label_map": None,
+        "positive_as_happy": False,
+        "video_pattern": "{participant}_{movie}",
+    }
