@@ -20,7 +20,7 @@ corrupt), ``truncated``, ``too_large``, ``unsupported_format``.
 from __future__ import annotations
 
 import io
-import warnings
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +33,6 @@ from ..errors import SampleError
 MAX_PIXELS = 100_000_000
 # Colour that transparent pixels are composited onto (RGB).
 ALPHA_BACKGROUND = (255, 255, 255)
-
-# Pillow's own bomb check would raise (or warn) at other limits; ours is applied from the header instead.
-Image.MAX_IMAGE_PIXELS = None
 
 
 @dataclass(frozen=True)
@@ -57,9 +54,15 @@ def _open(data: bytes, where: str) -> Image.Image:
     if not data:
         raise SampleError("empty_file", f"{where}: file is empty (0 bytes)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return Image.open(io.BytesIO(data))
+        return Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:  # Pillow's own, higher limit, hit while reading the header
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        claimed = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise SampleError(
+            "too_large",
+            f"{where}: header claims {claimed}, over the {MAX_PIXELS:,} limit (refused before decoding; "
+            "possible decompression bomb)",
+        ) from None
     except UnidentifiedImageError:
         head = data[:8].hex(" ")
         raise SampleError(
@@ -162,9 +165,7 @@ def decode_image(data: bytes, where: str) -> np.ndarray:
     img = _open(data, where)
     _check_size(img.width, img.height, where)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            img.load()
+        img.load()
     except OSError as exc:
         text = str(exc)
         if "truncated" in text or "broken data stream" in text or "premature" in text.lower():
