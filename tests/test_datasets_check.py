@@ -112,7 +112,7 @@ def test_empty_datasets_are_a_finding(tmp_path):
     (tmp_path / "raf" / "EmoLabel" / "list_patition_label.txt").write_text("train_00001.jpg 0\n")
     rep2 = check("rafdb", tmp_path / "raf")
     assert rep2.empty and rep2.unmapped[0]["where"] == "EmoLabel/list_patition_label.txt:1"
-    assert "1 label-file rows excluded: unknown_label: 1;" in rep2.message
+    assert "1 entries excluded: unknown_label: 1;" in rep2.message
     with pytest.raises(DatasetError, match="has no usable"):
         load_dataset("image-folder", tmp_path / "folder")
 

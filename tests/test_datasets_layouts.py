@@ -64,7 +64,7 @@ def test_affectnet_full_release(tmp_path, fer2013_root, caplog):
         w.writerow(_affectnet_row("3/cc03.jpg", 11))  # not a code
     with caplog.at_level(logging.WARNING, logger="ferbench.datasets"):
         ds = load_dataset("affectnet", root)
-    assert "4 label-file rows excluded" in caplog.text
+    assert "4 entries excluded" in caplog.text
     s = ds.samples.set_index("sample_id")
     assert list(s.index) == ["1/aa01.jpg", "1/aa02.jpg", "9/missing.jpg", "3/cc01.jpg"]
     assert list(s.label) == ["happy", "contempt", "sad", "sad"]

@@ -172,7 +172,7 @@ def finish(
     table = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     ex = excluded.frame() if excluded is not None else pd.DataFrame(columns=list(EXCLUDED_COLUMNS))
     if table.empty:
-        detail = f" ({len(ex)} label-file rows excluded: {_summary(ex)})" if len(ex) else ""
+        detail = f" ({len(ex)} entries excluded: {_summary(ex)})" if len(ex) else ""
         raise EmptyDatasetError(
             f"{root}: dataset '{name}' has no usable {what}{detail}. "
             f"Check that --data-root points at the dataset as downloaded (see docs/datasets.md).",
@@ -180,7 +180,7 @@ def finish(
         )
     if len(ex):
         log.warning(
-            "dataset '%s': %d label-file rows excluded (%s); `ferbench datasets check %s` lists them",
+            "dataset '%s': %d entries excluded (%s); `ferbench datasets check %s` lists them",
             name,
             len(ex),
             _summary(ex),
