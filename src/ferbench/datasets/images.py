@@ -69,7 +69,9 @@ def _open(data: bytes, where: str) -> Image.Image:
             "unreadable", f"{where}: not a decodable image (no known image format; first bytes {head})"
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise SampleError("unreadable", f"{where}: corrupt image header ({exc})") from None
+        raise SampleError(
+            "unreadable", f"{where}: not a decodable image (corrupt or truncated header: {exc})"
+        ) from None
 
 
 def _orientation(img: Image.Image) -> int:
@@ -170,9 +172,9 @@ def decode_image(data: bytes, where: str) -> np.ndarray:
         text = str(exc)
         if "truncated" in text or "broken data stream" in text or "premature" in text.lower():
             raise SampleError("truncated", f"{where}: image data is truncated ({text})") from None
-        raise SampleError("unreadable", f"{where}: corrupt image data ({text})") from None
+        raise SampleError("unreadable", f"{where}: not a decodable image (corrupt data: {text})") from None
     except (SyntaxError, ValueError, EOFError) as exc:
-        raise SampleError("unreadable", f"{where}: corrupt image data ({exc})") from None
+        raise SampleError("unreadable", f"{where}: not a decodable image (corrupt data: {exc})") from None
     if _orientation(img) != 1:
         img = ImageOps.exif_transpose(img)
     rgb = _to_rgb(img, where)
