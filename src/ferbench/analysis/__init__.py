@@ -5,4 +5,4 @@ registers them all. Builders turn an :class:`~ferbench.evaluate.EvalContext` int
 calling the pure functions in :mod:`ferbench.metrics`.
 """
 
-from . import agreement_disagreement, agreement_levels  # noqa: F401,E402  (register sections)
+from . import agreement_disagreement, agreement_humans, agreement_levels  # noqa: F401,E402  (register sections)
