@@ -93,29 +93,20 @@ def humans(
         typer.echo(json.dumps(rep, indent=1, allow_nan=False))
         return
     t = Table(title=f"{dataset}: agreement among human annotators (95% bootstrap intervals)")
-    for col in (
-        "faces",
-        "votes/face",
-        "Fleiss' kappa",
-        "Krippendorff's alpha",
-        "pair agreement",
-        "all agree",
-        "majority",
+    cols = [("all", rep["overall"])] + list(rep["splits"].items())
+    t.add_column("statistic")
+    for name, _ in cols:
+        t.add_column(name, justify="right", min_width=len(name))
+    t.add_row("faces", *(str(r["n_items"]) for _, r in cols))
+    t.add_row("votes per face", *(f"{r['votes_per_face']:.2f}" if r["votes_per_face"] else "–" for _, r in cols))
+    for label, key, pct in (
+        ("Fleiss' kappa", "fleiss_kappa", False),
+        ("Krippendorff's alpha", "krippendorff_alpha", False),
+        ("pair agreement", "percent_agreement", True),
+        ("all agree", "share_all_agree", True),
+        ("majority agrees", "share_majority", True),
     ):
-        t.add_column(col, justify="right")
-    t.add_column("", justify="left")
-    rows = [("all", rep["overall"])] + list(rep["splits"].items())
-    for name, r in rows:
-        t.add_row(
-            str(r["n_items"]),
-            f"{r['votes_per_face']:.2f}" if r["votes_per_face"] else "–",
-            _ci(r["fleiss_kappa"]),
-            _ci(r["krippendorff_alpha"]),
-            _ci(r["percent_agreement"], True),
-            _ci(r["share_all_agree"], True),
-            _ci(r["share_majority"], True),
-            name,
-        )
+        t.add_row(label, *(_ci(r[key], pct).replace(" [", "\n[") for _, r in cols))
     console.print(t)
     pc = Table(title="Per-label Fleiss' kappa (this label vs any other) and plurality counts")
     for col in ("label", "kappa", "faces (plurality)"):
