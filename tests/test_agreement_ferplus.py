@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from pathlib import Path
 
-import cv2
 import krippendorff
 import numpy as np
 import pandas as pd
 import pytest
+from _agreement_data import N_ROWS, write_fer2013_csv
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 from typer.testing import CliRunner
 
@@ -25,10 +24,7 @@ from ferbench.datasets.ferplus import (
     vote_matrix,
 )
 from ferbench.errors import DatasetError
-from ferbench.labels import FER2013_CLASSES
 from ferbench.metrics.humans import human_agreement, model_vs_humans, plurality
-
-N_ROWS = 64
 
 
 @pytest.fixture(scope="module")
@@ -136,21 +132,6 @@ def test_humans_command_on_real_vote_file(ferplus_root: Path) -> None:
     assert doc["non_expression_votes"] == {"unknown": 16964, "nf": 1943}
     table = CliRunner().invoke(app, ["humans", "--data-root", str(ferplus_root), "--resamples", "0"])
     assert table.exit_code == 0 and "Fleiss" in table.output and "PrivateTest" in table.output
-
-
-def write_fer2013_csv(path: Path, votes: pd.DataFrame, fer2013_root: Path, n: int = N_ROWS) -> None:
-    """A fer2013.csv in the original format whose first ``n`` rows line up with the real FER+ vote rows."""
-    files = sorted((fer2013_root / "test").glob("*/*.jpg"))[
-        :: max(1, len(list((fer2013_root / "test").glob("*/*.jpg"))) // n)
-    ]
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["emotion", "pixels", "Usage"])
-        for i in range(n):
-            img = cv2.imread(str(files[i]), cv2.IMREAD_GRAYSCALE)
-            img = cv2.resize(img, (48, 48)) if img.shape != (48, 48) else img
-            code = FER2013_CLASSES.index(files[i].parent.name)
-            w.writerow([code, " ".join(map(str, img.ravel())), votes["split"].iloc[i]])
 
 
 def test_ferplus_dataset_joins_pixels_by_row(
