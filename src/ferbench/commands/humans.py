@@ -98,7 +98,9 @@ def humans(
     for name, _ in cols:
         t.add_column(name, justify="right", min_width=len(name))
     t.add_row("faces", *(str(r["n_items"]) for _, r in cols))
-    t.add_row("votes per face", *(f"{r['votes_per_face']:.2f}" if r["votes_per_face"] else "–" for _, r in cols))
+    t.add_row(
+        "votes per face", *(f"{r['votes_per_face']:.2f}" if r["votes_per_face"] else "–" for _, r in cols)
+    )
     for label, key, pct in (
         ("Fleiss' kappa", "fleiss_kappa", False),
         ("Krippendorff's alpha", "krippendorff_alpha", False),

@@ -325,7 +325,7 @@ def ci_info(n_resamples: int, confidence: float, seed: int) -> dict[str, Any]:
     }
 
 
-def _estimate(value: float, boot: np.ndarray | None, confidence: float, reason: str) -> Estimate:
+def _estimate(value: float | np.ndarray, boot: np.ndarray | None, confidence: float, reason: str) -> Estimate:
     v = _num(value)
     if v is None:
         return Estimate(None, None, None, reason)

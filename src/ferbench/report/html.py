@@ -26,7 +26,12 @@ def _env() -> Environment:
 # Extra report sections after the skeleton's, in order: (metrics.json key, partial template under
 # ``templates/sections/``). A partial renders only when its key is in metrics.json; it sees ``m`` (the
 # metrics document), ``section`` (m[key]) and ``figures``.
-SECTION_TEMPLATES: list[tuple[str, str]] = []
+SECTION_TEMPLATES: list[tuple[str, str]] = [
+    ("agreement", "agreement_detail.html.j2"),
+    ("agreement_levels", "agreement_levels.html.j2"),
+    ("disagreement", "disagreement.html.j2"),
+    ("humans", "humans.html.j2"),
+]
 
 
 def render_report(result: RunResult) -> str:
@@ -43,6 +48,9 @@ def render_report(result: RunResult) -> str:
         if m["agreement"].get("cohen_kappa")
         else None,
     }
+    from .figures_agreement import section_figures
+
+    figures["agreement_sections"] = section_figures(m)  # figures for the agreement partials, from m alone
     cards = {c.id: c for c in result.cards}
     sections = [(key, f"sections/{tpl}") for key, tpl in SECTION_TEMPLATES if key in m]
     return _env().get_template("report.html.j2").render(m=m, figures=figures, cards=cards, sections=sections)
