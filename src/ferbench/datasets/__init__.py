@@ -5,6 +5,7 @@ from . import ckplus as _ckplus  # noqa: F401
 from . import emognition as _emognition  # noqa: F401
 from . import expw as _expw  # noqa: F401
 from . import fer2013 as _fer2013  # noqa: F401
+from . import ferplus as _ferplus  # noqa: F401
 from . import folder as _folder  # noqa: F401
 from . import jaffe as _jaffe  # noqa: F401
 from . import kdef as _kdef  # noqa: F401

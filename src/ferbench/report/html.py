@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .context import MAX_DISAGREEMENT_ROWS, MAX_FAILURE_ROWS, build_context
 from .figures import KAPPA_BANDS, confusion_svg, kappa_heatmap_svg, kappa_scale_svg
+from .figures_agreement import section_figures
 
 if TYPE_CHECKING:
     from ..api import RunResult
@@ -56,7 +57,12 @@ def _env() -> Environment:
 # ``templates/sections/``). A partial renders only when its key is in metrics.json; it sees ``m`` (the
 # metrics document), ``section`` (m[key]) and ``figures``. Each is wrapped in ``<section id="section-KEY">``
 # and listed in the report's contents.
-SECTION_TEMPLATES: list[tuple[str, str]] = []
+SECTION_TEMPLATES: list[tuple[str, str]] = [
+    ("agreement", "agreement_detail.html.j2"),
+    ("agreement_levels", "agreement_levels.html.j2"),
+    ("disagreement", "disagreement.html.j2"),
+    ("humans", "humans.html.j2"),
+]
 
 
 def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,6 +78,8 @@ def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
         },
         "kappa": kappa_heatmap_svg(cohen, prefix="kappa") if len(cohen) > 1 else None,
         "kappa_scale": kappa_scale_svg(fk) if fk is not None else None,
+        # figures for the agreement partials (levels, disagreement, humans), drawn from the metrics alone
+        "agreement_sections": section_figures(m),
     }
 
 
