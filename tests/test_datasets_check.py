@@ -54,6 +54,8 @@ def test_corpus_every_bad_kind_is_reported(corpus_root):
         m.startswith("I") for m in rep["modes"]
     )
     assert rep["problems"] == {"unmapped_labels": 1, "unreadable_files": 4, "duplicate_groups": 1}
+    assert rep["notes"][0].startswith("grey and colour images are mixed (5 grey, 5 colour)")
+    assert rep["notes"][1].startswith("1 images carry an EXIF rotation")
     assert rep["counts"] == {"all": {"happy": 11, "sad": 3}}
 
 

@@ -94,6 +94,8 @@ def datasets_check(
         console.print("excluded label-file rows: " + ", ".join(f"{k} {v}" for k, v in rep.excluded.items()))
     if rep.modes:
         console.print("colour modes: " + ", ".join(f"{k} {v}" for k, v in rep.modes.items()))
+    for note in rep.notes:
+        console.print(f"note: {note}", highlight=False)
     _rows("unmapped labels", rep.unmapped, ["where", "reason", "orig_label", "detail"], show)
     _rows("missing files listed in label files", rep.missing_files, ["sample_id", "path"], show)
     _rows("unreadable files", rep.unreadable, ["sample_id", "reason", "detail"], show)

@@ -46,6 +46,7 @@ class CheckReport:
     empty: bool = False
     message: str = ""
     decoded: bool = True
+    notes: list[str] = field(default_factory=list)
 
     @property
     def problems(self) -> dict[str, int]:
@@ -73,6 +74,7 @@ class CheckReport:
             "unreadable": self.unreadable[:LIST_LIMIT],
             "duplicates": self.duplicates[:LIST_LIMIT],
             "modes": self.modes,
+            "notes": self.notes,
             "decoded": self.decoded,
         }
 
@@ -100,8 +102,11 @@ def _probe_video(path: str) -> None:
     raise SampleError("unreadable", f"{path}: video has no decodable frame")
 
 
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
+
+
 def _one(ds: Dataset, row: pd.Series, decode: bool) -> tuple[str, str, str, str]:
-    """Return (status, detail, content sha256, colour mode) for one sample."""
+    """Return (status, detail, content sha256, colour mode) for one sample; ``+rot`` marks EXIF rotation."""
     media = row.get("media", "image")
     if media == "video":
         try:
@@ -118,7 +123,7 @@ def _one(ds: Dataset, row: pd.Series, decode: bool) -> tuple[str, str, str, str]
         header = read_header(raw, row["path"])
         if decode:
             decode_image(raw, row["path"])
-        return "ok", "", sha, header.mode
+        return "ok", "", sha, header.mode + ("+rot" if header.orientation != 1 else "")
     except SampleError as exc:
         return exc.reason, str(exc), "", ""
 
@@ -137,6 +142,7 @@ def check_dataset(ds: Dataset, decode: bool = True, workers: int = 0) -> CheckRe
         results = list(pool.map(lambda i: _one(ds, df.iloc[i], decode), range(len(df))))
     by_sha: dict[str, list[int]] = defaultdict(list)
     modes: Counter[str] = Counter()
+    rotated = 0
     for i, (status, detail, sha, mode) in enumerate(results):
         row = df.iloc[i]
         entry = {
@@ -150,10 +156,22 @@ def check_dataset(ds: Dataset, decode: bool = True, workers: int = 0) -> CheckRe
         elif status != "ok":
             rep.unreadable.append(entry)
         if mode:
-            modes[mode] += 1
+            modes[mode.removesuffix("+rot")] += 1
+            rotated += mode.endswith("+rot")
         if sha:
             by_sha[sha].append(i)
     rep.modes = dict(modes.most_common())
+    grey = sum(n for m, n in modes.items() if m in GREY_MODES)
+    colour = sum(n for m, n in modes.items() if m not in GREY_MODES and m != "video")
+    if grey and colour:
+        rep.notes.append(
+            f"grey and colour images are mixed ({grey} grey, {colour} colour): every image reaches the models "
+            "as 3-channel BGR, grey ones with three equal channels"
+        )
+    if rotated:
+        rep.notes.append(
+            f"{rotated} images carry an EXIF rotation; they are decoded upright, as viewers show them"
+        )
     for sha, idx in by_sha.items():
         paths = sorted({str(df.iloc[i]["path"]) for i in idx})
         if len(paths) < 2:  # several faces of one image (ExpW) share a file: not a duplicate
