@@ -221,6 +221,9 @@ def test_emognition_one_sample_per_clip_with_self_reports(tmp_path, fer2013_root
     assert (row.sr_valence, row.sr_arousal, row.sr_motivation) == (2, 8, 5)
     assert row.sr_amusement == 2 and row.sr_sadness == 1 + (1 + 8) % 5
     assert ds.exclusion_counts() == {"no_canonical_label": 4}  # AWE and BASELINE for both participants
+    with pytest.raises(SampleError, match="22_AMUSEMENT.mp4: is a video clip") as err:
+        ds.read("22/AMUSEMENT", s.loc["22/AMUSEMENT", "path"])
+    assert err.value.reason == "video_clip"
     happy = load_dataset("emognition", root, positive_as_happy=True, label_map="BASELINE=neutral").samples
     assert set(happy.loc[happy.movie == "AWE", "label"]) == {"happy"}
     assert set(happy.loc[happy.movie == "BASELINE", "label"]) == {"neutral"}

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ..errors import MISSING_DATA_ROOT, UNKNOWN_DATASET, DatasetError, SampleError
 from ..labels import ordered
+from .common import VIDEO_SUFFIXES
 from .images import decode_image, read_bytes
 
 REQUIRED_COLUMNS = ("sample_id", "path", "label", "split", "stamp")
@@ -82,6 +83,12 @@ class Dataset:
             if img is None:
                 raise SampleError("bad_pixels", f"{path} [{sample_id}]: pixel row is malformed")
             return np.repeat(img[:, :, None], 3, axis=2), img.tobytes()
+        if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+            raise SampleError(
+                "video_clip",
+                f"{path}: is a video clip, not an image; this dataset's clips need the video stage "
+                "(frames sampled per clip) before models can run",
+            )
         data = read_bytes(path)
         return decode_image(data, path), data
 
