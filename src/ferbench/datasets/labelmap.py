@@ -77,10 +77,13 @@ def _read_file(path: Path) -> dict[str, str | None]:
     text = path.read_text(encoding="utf-8-sig")
     delim = "\t" if "\t" in text else ","
     out: dict[str, str | None] = {}
+    first = True
     for i, rec in enumerate(csv.reader(text.splitlines(), delimiter=delim), start=1):
         if not rec or not "".join(rec).strip() or rec[0].lstrip().startswith("#"):
             continue
-        if i == 1 and rec[0].strip().lower() in ("native", "label", "name") and len(rec) > 1:
+        is_header = first and rec[0].strip().lower() in ("native", "label", "name") and len(rec) > 1
+        first = False
+        if is_header:
             continue
         if len(rec) != 2:
             raise DatasetError(f"{path}:{i}: expected 'native,canonical', found {len(rec)} fields")
