@@ -70,7 +70,7 @@ def _open(data: bytes, where: str) -> Image.Image:
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise SampleError(
-            "unreadable", f"{where}: not a decodable image (corrupt or truncated header: {exc})"
+            "unreadable", f"{where}: not a decodable image (corrupt image header: {exc})"
         ) from None
 
 
