@@ -91,7 +91,7 @@ def datasets_check(
             t.add_row(split, *(str(c.get(lab, 0)) for lab in labels), str(sum(c.values())))
         console.print(t)
     if rep.excluded:
-        console.print("excluded label-file rows: " + ", ".join(f"{k} {v}" for k, v in rep.excluded.items()))
+        console.print("excluded entries: " + ", ".join(f"{k} {v}" for k, v in rep.excluded.items()))
     if rep.modes:
         console.print("colour modes: " + ", ".join(f"{k} {v}" for k, v in rep.modes.items()))
     for note in rep.notes:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..errors import SampleError
 from ..hashing import sha256_bytes
-from .base import UNMAPPED_REASONS, Dataset, EmptyDatasetError, load_dataset
+from .base import UNMAPPED_REASONS, Dataset, EmptyDatasetError, load_dataset, log
 from .images import decode_image, read_bytes, read_header
 
 # How many rows of each kind the human-readable report and the JSON list in full (counts are always full).
@@ -112,7 +112,7 @@ def _one(ds: Dataset, row: pd.Series, decode: bool) -> tuple[str, str, str, str]
         try:
             _probe_video(row["path"])
         except SampleError as exc:
-            return exc.reason, str(exc), "", ""
+            return exc.reason, exc.detail, "", ""
         return "ok", "", "", "video"
     try:
         if ds.pixels is not None:
@@ -125,7 +125,7 @@ def _one(ds: Dataset, row: pd.Series, decode: bool) -> tuple[str, str, str, str]
             decode_image(raw, row["path"])
         return "ok", "", sha, header.mode + ("+rot" if header.orientation != 1 else "")
     except SampleError as exc:
-        return exc.reason, str(exc), "", ""
+        return exc.reason, exc.detail, "", ""
 
 
 def check_dataset(ds: Dataset, decode: bool = True, workers: int = 0) -> CheckReport:
@@ -199,10 +199,14 @@ def _exclusions(rep: CheckReport, excluded: pd.DataFrame) -> None:
 
 def check(name: str, data_root: str | os.PathLike[str], decode: bool = True, **options: Any) -> CheckReport:
     """Load dataset ``name`` from ``data_root`` and check it; an empty dataset is a finding, not a crash."""
+    quiet = log.disabled  # the check lists every exclusion; the loader's summary warning would repeat it
+    log.disabled = True
     try:
         ds = load_dataset(name, data_root, **options)
     except EmptyDatasetError as exc:
         rep = CheckReport(name, str(Path(data_root)), empty=True, message=str(exc))
         _exclusions(rep, exc.excluded)
         return rep
+    finally:
+        log.disabled = quiet
     return check_dataset(ds, decode=decode)
