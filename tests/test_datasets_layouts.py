@@ -433,3 +433,26 @@ def test_unknown_loader_option_lists_the_options(tmp_path):
         "positive_as_happy": False,
         "video_pattern": "{participant}_{movie}",
     }
+
+
+def test_emognition_frames_for_the_video_stage(tmp_path, fer2013_root):
+    pytest.importorskip("ferbench.datasets.video", reason="the video stage ships in its own branch")
+    root = tmp_path / "emognition"
+    write_json(
+        root / "22" / "22_questionnaires.json", emognition_questionnaire(22, ["AMUSEMENT", "FEAR", "ANGER"])
+    )
+    write_video(root / "22" / "22_AMUSEMENT.mp4", faces(fer2013_root, "happy", 5), fps=5)  # 10 frames, 2 s
+    (root / "22" / "22_FEAR.mp4").write_bytes(b"not a video at all")
+    ds = load_dataset("emognition", root, fps=2)
+    s = ds.samples.set_index("sample_id")
+    amuse = s[s.clip_id == "22/AMUSEMENT"]
+    assert list(amuse.index) == [f"22/AMUSEMENT#f{k:05d}" for k in range(4)]
+    assert list(amuse.frame_time) == [0.0, 0.5, 1.0, 1.5]
+    assert set(amuse.label) == {"happy"} and set(amuse.sr_valence) == {1}
+    frame, _ = ds.read("22/AMUSEMENT#f00002", amuse.path.iloc[2])
+    assert frame.shape == (64, 64, 3)
+    for clip in ("22/FEAR", "22/ANGER"):  # corrupt, and missing: one failing sample each
+        (sid,) = s.index[s.clip_id == clip]
+        with pytest.raises(SampleError) as err:
+            ds.read(sid, s.loc[sid, "path"])
+        assert s.loc[sid, "path"].split("/")[-1] in str(err.value)

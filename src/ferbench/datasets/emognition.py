@@ -24,6 +24,7 @@ states without a canonical expression) and BASELINE are excluded and counted (``
 ``positive_as_happy=True`` maps the three positive films to happy, or a ``label_map`` says otherwise
 (``"AWE=surprise,BASELINE=neutral"``). Columns: ``participant, movie, age, gender``, self-reports
 ``sr_<emotion>`` for the nine emotions and ``sr_valence, sr_arousal, sr_motivation``, and ``media=video``.
+With ``fps`` the clips are expanded into sampled frames for the video stage (:func:`expand_frames`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ import json
 import re
 from pathlib import Path
 
-from ..errors import DatasetError
+import pandas as pd
+
+from ..errors import DatasetError, SampleError
 from .base import Dataset, Exclusions, finish, register_dataset, stamp_or_missing
 from .common import VIDEO_SUFFIXES, is_hidden, rel
 from .labelmap import LabelMapSpec, load_label_map
@@ -68,6 +71,7 @@ def load_emognition(
     label_map: LabelMapSpec = None,
     positive_as_happy: bool = False,
     video_pattern: str = "{participant}_{movie}",
+    fps: float | None = None,
 ) -> Dataset:
     qfiles = sorted(root.glob("*/*_questionnaires.json")) or sorted(root.glob("*/*/*_questionnaires.json"))
     if not qfiles:
@@ -138,4 +142,53 @@ def load_emognition(
             if len(match) > 1:
                 row["video_candidates"] = len(match)
             rows.append(row)
-    return finish("emognition", root, rows, "Emognition (film clips; label = film target)", ex, "clips")
+    clips = finish("emognition", root, rows, "Emognition (film clips; label = film target)", ex, "clips")
+    return clips if fps is None else expand_frames(clips, fps)
+
+
+def expand_frames(clips: Dataset, fps: float) -> Dataset:
+    """One sample per frame sampled at ``fps`` from each clip, for the video stage (``ferbench run --fps``).
+
+    Frame samples follow the ``video-folder`` convention: ``sample_id`` ``<clip>#f<k>``, ``clip_id`` (the clip's
+    sample id), ``frame_index``, ``frame_time``, ``fps``; every clip column (self-reports, participant…) is kept.
+    A clip whose video is missing or cannot be opened yields one sample that fails with the reason.
+    """
+    try:
+        from ..faces.video import n_samples, probe
+        from .video import VideoDataset
+    except ImportError:  # pragma: no cover - the video stage ships separately
+        raise DatasetError("emognition: --fps needs the video stage (ferbench.datasets.video)") from None
+    if fps <= 0:
+        raise DatasetError(f"--fps must be positive, got {fps}")
+    rows: list[dict[str, object]] = []
+    broken: dict[str, str] = {}
+    for clip in clips.samples.to_dict("records"):
+        path = str(clip["path"])
+        try:
+            if clip["stamp"] == "missing":
+                raise SampleError("missing_file", f"{path}: file not found")
+            n = n_samples(probe(path), fps)
+        except SampleError as exc:
+            broken[path] = exc.detail
+            n = 1  # one sample stands for the clip, so its failure is counted
+        for k in range(n):
+            rows.append(
+                {
+                    **clip,
+                    "sample_id": f"{clip['sample_id']}#f{k:05d}",
+                    "clip_id": clip["sample_id"],
+                    "frame_index": k,
+                    "frame_time": k / fps,
+                    "fps": fps,
+                    "stamp": f"{clip['stamp']}@{fps:g}fps",
+                }
+            )
+    return VideoDataset(
+        clips.name,
+        clips.root,
+        pd.DataFrame(rows),
+        clips.description,
+        excluded=clips.excluded,
+        fps=fps,
+        broken=broken,
+    )
