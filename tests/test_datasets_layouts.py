@@ -432,6 +432,7 @@ def test_unknown_loader_option_lists_the_options(tmp_path):
         "label_map": None,
         "positive_as_happy": False,
         "video_pattern": "{participant}_{movie}",
+        "fps": None,
     }
 
 
