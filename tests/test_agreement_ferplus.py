@@ -135,7 +135,11 @@ def test_humans_command_on_real_vote_file(ferplus_root: Path) -> None:
 
 
 def test_ferplus_dataset_joins_pixels_by_row(
-    votes: pd.DataFrame, ferplus_root: Path, fer2013_root: Path, tmp_path: Path
+    votes: pd.DataFrame,
+    ferplus_root: Path,
+    fer2013_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     write_fer2013_csv(tmp_path / "fer2013.csv", votes, fer2013_root)
     ds = load_dataset("ferplus", ferplus_root, pixels=tmp_path / "fer2013.csv")
@@ -155,3 +159,7 @@ def test_ferplus_dataset_joins_pixels_by_row(
         load_dataset("ferplus", ferplus_root, pixels=tmp_path / "bad.csv")
     with pytest.raises(DatasetError, match="needs the original fer2013.csv"):
         load_dataset("ferplus", ferplus_root, pixels=tmp_path / "missing.csv")
+    monkeypatch.setenv("FERBENCH_FER2013_CSV", str(tmp_path / "fer2013.csv"))
+    assert load_dataset("ferplus", ferplus_root).samples["sample_id"].tolist() == s["sample_id"].tolist()
+    majority = load_dataset("ferplus", ferplus_root, label_rule="majority").samples
+    assert list(majority["label"]) == list(derive_labels(votes.iloc[:N_ROWS], "majority").dropna())
