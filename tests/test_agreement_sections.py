@@ -87,3 +87,23 @@ def test_single_model_run_reports_no_agreement_sections(
     assert "agreement_levels" not in m and "disagreement" not in m and "humans" not in m
     html = res.report_path.read_text()
     assert 'id="agreement-detail"' in html and "agreement needs at least two models" in html
+
+
+def test_level_maps_and_missing_labels() -> None:
+    from ferbench.labels import CANONICAL_LABELS
+    from ferbench.metrics.levels import LEVELS
+
+    lv = {x.key: x for x in LEVELS}
+    for level in LEVELS:
+        assert set(level.mapping) == set(CANONICAL_LABELS)  # every canonical label has a coarse class
+    assert lv["polarity"].classes(CANONICAL_LABELS) == ("neutral", "pleasant", "unpleasant", "surprise")
+    assert lv["polarity"].mapping["contempt"] == "unpleasant"
+    assert lv["polarity_surprise_unpleasant"].mapping["surprise"] == "unpleasant"
+    idx = np.array([[0, 1, -1], [3, 2, 4]])  # neutral happy -, surprise sad fear (in LABELS order below)
+    labels = ("neutral", "happy", "sad", "surprise", "fear")
+    out = lv["polarity_surprise_pleasant"].apply(idx, labels)
+    classes = lv["polarity_surprise_pleasant"].classes(labels)
+    assert [[classes[i] if i >= 0 else None for i in row] for row in out] == [
+        ["neutral", "pleasant", None],
+        ["pleasant", "unpleasant", "unpleasant"],
+    ]
