@@ -202,3 +202,20 @@ def test_compare_and_report(fer_run: RunResult, tmp_path: Path) -> None:
     for sec in ("agreement-levels", "disagreement"):
         assert f'id="{sec}"' in html
     assert fer_run.metrics["disagreement"]["disputed_items"][0]["sample_id"] in html
+
+
+def test_agreement_figures_are_deterministic_and_scoped(fer_run: RunResult) -> None:
+    import re
+
+    from ferbench.report.figures_agreement import section_figures
+
+    a = section_figures(fer_run.metrics)
+    b = section_figures(json.loads(json.dumps(fer_run.metrics)))
+    assert a == b
+    drawn = [svg for svg in a.values() if svg is not None]
+    assert len(drawn) == 4  # per-class, levels, pair confusion, by label (no votes: no humans figure)
+    ids: list[str] = []
+    for svg in drawn:
+        assert svg.startswith("<svg") and "<metadata" not in svg and "dc:date" not in svg
+        ids += re.findall(r'\sid="([^"]+)"', svg)
+    assert len(ids) == len(set(ids))  # no id collides across inline figures
