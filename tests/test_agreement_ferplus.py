@@ -163,3 +163,16 @@ def test_ferplus_dataset_joins_pixels_by_row(
     assert load_dataset("ferplus", ferplus_root).samples["sample_id"].tolist() == s["sample_id"].tolist()
     majority = load_dataset("ferplus", ferplus_root, label_rule="majority").samples
     assert list(majority["label"]) == list(derive_labels(votes.iloc[:N_ROWS], "majority").dropna())
+
+
+def test_no_votes_gives_nulls_not_errors() -> None:
+    v = np.zeros((4, 8), dtype=int)
+    res = human_agreement(v, VOTE_LABELS)
+    assert (
+        res["fleiss_kappa"]["value"] is None
+        and "no face has an annotator vote" in res["fleiss_kappa"]["reason"]
+    )
+    assert res["n_without_votes"] == 4 and res["votes_per_face"] is None
+    m = model_vs_humans(v, np.zeros(4, dtype=int), VOTE_LABELS)
+    assert m["n_faces"] == 0 and m["soft_accuracy"]["value"] is None
+    json.dumps([res, m], allow_nan=False)
