@@ -128,6 +128,18 @@ def test_disagreement_section(fer_run: RunResult) -> None:
             if i != j:
                 ref += confusion_matrix(r[:, i], r[:, j], labels=range(len(labels)))
     assert np.array_equal(np.array(d["pair_confusion"]), ref)
+    # every disagreeing (model pair, face) is counted once under its label pair
+    n_pair_disagreements = sum(int(np.sum(r[:, i] != r[:, j])) for i in range(3) for j in range(i + 1, 3))
+    pairs = d["top_confused_pairs"]
+    first = pairs[0]
+    a, b = labels.index(first["labels"][0]), labels.index(first["labels"][1])
+    direct = sum(
+        int(np.sum((r[:, i] == a) & (r[:, j] == b) | (r[:, i] == b) & (r[:, j] == a)))
+        for i in range(3)
+        for j in range(i + 1, 3)
+    )
+    assert first["count"] == direct
+    assert first["share_of_disagreements"] == pytest.approx(direct / n_pair_disagreements)
     ents = [it["vote_entropy"] for it in d["disputed_items"]]
     assert ents == sorted(ents, reverse=True) and len(ents) == 20
     ids = list(fer_run.evaluated.sample_ids)
