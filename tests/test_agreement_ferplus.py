@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import krippendorff
 import numpy as np
 import pandas as pd
@@ -176,3 +177,23 @@ def test_no_votes_gives_nulls_not_errors() -> None:
     m = model_vs_humans(v, np.zeros(4, dtype=int), VOTE_LABELS)
     assert m["n_faces"] == 0 and m["soft_accuracy"]["value"] is None
     json.dumps([res, m], allow_nan=False)
+
+
+def test_label_csv_layout_with_generated_pngs(ferplus_root: Path, fer2013_root: Path, tmp_path: Path) -> None:
+    """FER+'s own layout after its generation script: label.csv with the PNGs it names in the same folder."""
+    lines = (ferplus_root / "data" / "FER2013Test" / "label.csv").read_text().splitlines()[:12]
+    folder = tmp_path / "data" / "FER2013Test"
+    folder.mkdir(parents=True)
+    (folder / "label.csv").write_text("\n".join(lines) + "\n")
+    faces = sorted((fer2013_root / "test").glob("*/*.jpg"))[:12]
+    for line, face in zip(lines[:-1], faces, strict=False):  # the last listed PNG is missing on purpose
+        cv2.imwrite(str(folder / line.split(",")[0]), cv2.imread(str(face), cv2.IMREAD_GRAYSCALE))
+    ds = load_dataset("ferplus", tmp_path)
+    votes = load_ferplus_votes(tmp_path)
+    expected = derive_labels(votes).dropna()
+    assert list(ds.samples["label"]) == list(expected)
+    assert set(ds.samples["split"]) == {"PrivateTest"}
+    row = ds.samples.iloc[0]
+    img, _ = ds.read(row["sample_id"], row["path"])
+    assert img.ndim == 3 and img.shape[:2] == (48, 48)
+    assert "missing" in ds.description
