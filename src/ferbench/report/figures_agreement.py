@@ -7,8 +7,6 @@ model ids and numbers, escaped by matplotlib's XML writer) or ``None`` when its 
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -19,33 +17,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
+from .figures import _RC  # noqa: E402
+from .figures import _svg as shared_svg  # noqa: E402
+
 Row = tuple[str, float | None, float | None, float | None]
 
 
-_RC: Any = {
-    "svg.fonttype": "none",  # text stays text (escaped by matplotlib's XML writer)
-    "svg.hashsalt": "ferbench",  # deterministic ids: re-rendering a run gives the same bytes
-    "text.parse_math": False,  # a '$' in a model id is just a character
-}
-_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_STYLE = re.compile(r"<style[^>]*>.*?</style>\s*", re.S)
-_ID = re.compile(r'\sid="([^"]*)"')
-_REF = re.compile(r'(url\(#|href="#)([^")]+)')
-
-
 def _svg(fig: plt.Figure, prefix: str) -> Markup:
-    """Inline-safe, deterministic SVG: no date/metadata/comments/global style; ids scoped by ``prefix``."""
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
-    text = buf.getvalue()
-    text = text[text.index("<svg") :]
-    text = _METADATA.sub("", _COMMENT.sub("", _STYLE.sub("", text)))
-    referenced = {m.group(2) for m in _REF.finditer(text)}
-    text = _ID.sub(lambda m: f' id="{prefix}-{m.group(1)}"' if m.group(1) in referenced else "", text)
-    text = _REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", text)
-    return Markup(text.strip())
+    """Inline SVG through the report's one SVG writer (no date metadata, ids scoped by ``prefix``)."""
+    return shared_svg(fig, prefix, prefix.replace("-", " "))
 
 
 def forest_svg(
@@ -158,5 +138,5 @@ SECTION_FIGURES: dict[str, Callable[[Mapping[str, Any]], Markup | None]] = {
 
 def section_figures(m: Mapping[str, Any]) -> dict[str, Markup | None]:
     """Every agreement figure for a metrics document, by name (absent sections give ``None``)."""
-    with plt.rc_context(_RC):
+    with plt.rc_context(_RC):  # text stays text, no mathtext: the report's figure settings
         return {name: fn(m) for name, fn in SECTION_FIGURES.items()}
