@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
+from .figures import _RC  # noqa: E402
 from .figures import _svg as shared_svg  # noqa: E402
 
 Row = tuple[str, float | None, float | None, float | None]
@@ -137,4 +138,5 @@ SECTION_FIGURES: dict[str, Callable[[Mapping[str, Any]], Markup | None]] = {
 
 def section_figures(m: Mapping[str, Any]) -> dict[str, Markup | None]:
     """Every agreement figure for a metrics document, by name (absent sections give ``None``)."""
-    return {name: fn(m) for name, fn in SECTION_FIGURES.items()}
+    with plt.rc_context(_RC):  # text stays text, no mathtext: the report's figure settings
+        return {name: fn(m) for name, fn in SECTION_FIGURES.items()}
