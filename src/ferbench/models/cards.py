@@ -14,7 +14,9 @@ from typing import Any, Literal
 from ..labels import CANONICAL_LABELS, class_map
 
 ColorMode = Literal["gray_cv2", "gray_pil", "gray3_cv2", "rgb", "bgr"]
-ResizeMethod = Literal["cv2_linear", "pil_bilinear", "tf_legacy_bilinear", "letterbox", "skimage_aa"]
+ResizeMethod = Literal[
+    "cv2_linear", "pil_bilinear", "pil_lanczos", "tf_legacy_bilinear", "letterbox", "skimage_aa"
+]
 OutputKind = Literal["softmax", "logits", "sigmoid", "yolo_head"]
 Runtime = Literal["onnx", "litert"]
 

@@ -112,6 +112,8 @@ def _resize(img: np.ndarray, p: Preprocess) -> np.ndarray:
         return cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)
     if p.resize == "pil_bilinear":
         return np.asarray(Image.fromarray(img).resize((width, height), Image.Resampling.BILINEAR))
+    if p.resize == "pil_lanczos":
+        return np.asarray(Image.fromarray(img).resize((width, height), Image.Resampling.LANCZOS))
     if p.resize == "tf_legacy_bilinear":
         return _tf_legacy_bilinear(img, height, width)
     if p.resize == "letterbox":

