@@ -96,7 +96,7 @@ class Adapter:
                 device=device,
             )
         if self.card.runtime == "litert":
-            return LiteRTSession(self.weights, threads=threads)
+            return LiteRTSession(self.weights, threads=threads, model_id=self.card.id)
         raise ValueError(f"unknown runtime {self.card.runtime!r}")
 
     def prepare(self, images: list[np.ndarray]) -> np.ndarray:
