@@ -235,3 +235,13 @@ def test_cli_models_show_and_unknown_id(model_store: Path) -> None:
     r = _cli("models", "show", "nope")
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "unknown model id 'nope'" in r.stderr
+
+
+def test_docs_table_lists_every_card_with_its_verified_status() -> None:
+    lines = (ROOT / "docs" / "models.md").read_text().splitlines()
+    zoo_rows = {line.split("|")[1].strip().strip("`"): line for line in lines if line.startswith("| `")}
+    for c in list_models():
+        assert c.id in zoo_rows, f"docs/models.md has no row for {c.id}"
+    for c in list_models():
+        row = next(r for r in lines if r.startswith(f"| `{c.id}` |") and r.count("|") == 9)
+        assert row.rstrip(" |").split("|")[-1].strip().startswith("yes" if c.verified else "**no**"), c.id

@@ -146,7 +146,7 @@ def models_list(
     from .models import is_available, list_models
     from .models.store import find_weight
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for c in list_models():
         found = find_weight(c, model_store)
         rows.append(
