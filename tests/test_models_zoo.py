@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -202,18 +201,28 @@ def test_pulls_go_to_the_first_writable_folder(tmp_path: Path) -> None:
 # --- command line -------------------------------------------------------------------------------------------
 
 
-def _cli(*args: str, env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200", **(env_extra or {})}
-    env.pop(store_mod.ENV_VAR, None)
-    return subprocess.run(
-        [sys.executable, "-m", "ferbench.cli", *args], capture_output=True, text=True, env=env, timeout=120
-    )
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``ferbench ARGS`` in-process through ``ferbench.cli.main`` (exit code, stdout, stderr)."""
+    from ferbench import cli
+
+    capsys.readouterr()
+    old = sys.argv
+    sys.argv = ["ferbench", *args]
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        sys.argv = old
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_cli_models_list_json(model_store: Path, tmp_path: Path) -> None:
-    r = _cli("models", "list", "--json", "--model-store", str(model_store), env_extra={"HOME": str(tmp_path)})
-    assert r.returncode == 0, r.stderr
-    rows = {row["id"]: row for row in json.loads(r.stdout)}
+def test_cli_models_list_json(model_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(capsys, "models", "list", "--json", "--model-store", str(model_store))
+    assert code == 0, err
+    rows = {row["id"]: row for row in json.loads(out)}
     for row in rows.values():
         assert {"id", "classes", "verified", "available"} <= set(row)
     present = [i for i, row in rows.items() if row["verified"] and row["available"]]
@@ -224,17 +233,17 @@ def test_cli_models_list_json(model_store: Path, tmp_path: Path) -> None:
     assert rows["emotion-model-cnn5"]["missing_canonical"] == ["fear", "disgust", "contempt"]
 
 
-def test_cli_models_show_and_unknown_id(model_store: Path) -> None:
-    r = _cli("models", "show", "yolo11n-fer8", "--model-store", str(model_store))
-    assert r.returncode == 0, r.stderr
-    assert "AGPL-3.0" in r.stdout and "uncalibrated" in r.stdout and "letterbox" in r.stdout
-    r = _cli("models", "show", "tensorflow-fer-mobilenetv2", "--json")
-    card = json.loads(r.stdout)
+def test_cli_models_show_and_unknown_id(model_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(capsys, "models", "show", "yolo11n-fer8", "--model-store", str(model_store))
+    assert code == 0, err
+    assert "AGPL-3.0" in out and "uncalibrated" in out and "letterbox" in out
+    code, out, _ = _cli(capsys, "models", "show", "tensorflow-fer-mobilenetv2", "--json")
+    card = json.loads(out)
     assert card["output_rule"].startswith("independent per-class sigmoids")
     assert card["calibrated_scores"] is False
-    r = _cli("models", "show", "nope")
-    assert r.returncode == 2
-    assert r.stderr.strip().count("\n") == 0 and "unknown model id 'nope'" in r.stderr
+    code, out, err = _cli(capsys, "models", "show", "nope")
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0 and "unknown model id 'nope'" in err
 
 
 def test_docs_table_lists_every_card_with_its_verified_status() -> None:
