@@ -263,3 +263,23 @@ def test_from_file_wheel(tmp_path: Path) -> None:
     r = pull(unpinned, store, from_file=bad)
     assert r.action == "downloaded" and r.path.read_bytes() == b"junk"
     assert json.loads((store / LOCK_NAME).read_text())["artifacts"][card.artifact.path]["sha256"] == r.sha256
+
+
+def test_cli_pull_reports_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    from ferbench import cli
+
+    bad = _wheel(tmp_path / "facex-1.1.0-py3-none-any.whl", "facex/assets/model_optimized.tflite", b"junk")
+    store = tmp_path / "store"
+    monkeypatch.setattr(
+        "sys.argv",
+        ["ferbench", "models", "pull", "facex-mobilenetv2", "--from-file", str(bad), "--into", str(store)],
+    )
+    with pytest.raises(SystemExit) as exc:
+        cli.main()
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and "\n" not in err
+    assert (
+        "facex-mobilenetv2" in err
+        and "181e9dc6b5b19b7a4a3ee661d8de9969249b72c317b2080d79ac12d2b7027da5" in err
+    )
+    assert not (store / "facex-mobilenetv2" / "model_optimized.tflite").exists()

