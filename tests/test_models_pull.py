@@ -283,3 +283,16 @@ def test_cli_pull_reports_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
         and "181e9dc6b5b19b7a4a3ee661d8de9969249b72c317b2080d79ac12d2b7027da5" in err
     )
     assert not (store / "facex-mobilenetv2" / "model_optimized.tflite").exists()
+
+
+def test_runs_key_an_unverified_model_by_its_locked_digest(server: tuple[str, Path], tmp_path: Path) -> None:
+    from ferbench.models import resolve_models
+
+    base, root = server
+    card = get_card("hsemotion-enet-b2-8")
+    store = tmp_path / "store"
+    assert resolve_models(card.id, store)[0].artifact.sha256 is None  # nothing pulled yet
+    r = pull(_served(card, base, root), store)
+    resolved = resolve_models(f"{card.id},fer-mini-xception", [store])[0]
+    assert resolved.artifact.sha256 == r.sha256 and resolved.verified is False
+    Adapter(resolved, store)

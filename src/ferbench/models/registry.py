@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from ..errors import UNKNOWN_MODEL, ModelError
 from .adapter import Adapter
 from .cards import ModelCard
-from .store import StoreSpec, is_available
+from .store import StoreSpec, is_available, with_pinned_sha256
 from .zoo import CARDS
 
 _REGISTRY: dict[str, ModelCard] = {}
@@ -40,6 +40,8 @@ def get_card(model_id: str) -> ModelCard:
 def resolve_models(spec: str | Iterable[str], store: StoreSpec = None) -> list[ModelCard]:
     """Turn a ``--models`` value (comma list, or ``all``) into cards.
 
+    Cards without a published sha256 get the digest their store's lock file pinned (see
+    :func:`~ferbench.models.store.with_pinned_sha256`), so predictions and provenance name the exact file.
     ``all`` means every verified, recommended model whose weights are available in the store; naming a model
     explicitly that is missing, unverified or not recommended is allowed and fails (missing) or is flagged
     (unverified) later.
@@ -55,7 +57,7 @@ def resolve_models(spec: str | Iterable[str], store: StoreSpec = None) -> list[M
         raise ModelError("no models given")
     seen: list[ModelCard] = []
     for n in names:
-        card = get_card(n)
+        card = with_pinned_sha256(get_card(n), store)
         if card not in seen:
             seen.append(card)
     return seen

@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,21 @@ def pinned_sha256(card: ModelCard, folder: Path) -> str | None:
         return card.artifact.sha256
     entry = read_lock(folder).get(card.artifact.path)
     return str(entry["sha256"]) if entry and entry.get("sha256") else None
+
+
+def with_pinned_sha256(card: ModelCard, store: StoreSpec = None) -> ModelCard:
+    """The card, with ``artifact.sha256`` filled in from the lock file when the card has none.
+
+    Runs key stored predictions and record provenance by ``artifact.sha256``; for an unverified model that
+    digest is the one its lock file pinned at the first pull, so this resolves it once, up front.
+    """
+    if card.artifact.sha256:
+        return card
+    path = find_weight(card, store)
+    pin = pinned_sha256(card, folder_of(card, path)) if path is not None else None
+    if pin is None:
+        return card
+    return replace(card, artifact=replace(card.artifact, sha256=pin))
 
 
 # --- verification ----------------------------------------------------------------------------------------
