@@ -29,11 +29,13 @@ app.add_typer(datasets_app, name="datasets")
 console = Console()
 err = Console(stderr=True)
 
-ModelStore = Annotated[
-    Path | None,
+
+ModelStores = Annotated[
+    list[Path] | None,
     typer.Option(
         "--model-store",
-        help="Folder with model weights (default: $FERBENCH_MODEL_STORE, then ~/.cache/ferbench/models).",
+        help="Folder with model weights; repeat it (or join folders with the OS path separator) to search "
+        "several. Searched before $FERBENCH_MODEL_STORE and ~/.cache/ferbench/models.",
         show_default=False,
     ),
 ]
@@ -61,7 +63,7 @@ def run(
     limit: Annotated[
         int | None, typer.Option(help="Use a seeded random subset of N samples (after --split).")
     ] = None,
-    model_store: ModelStore = None,
+    model_store: ModelStores = None,
     batch_size: Annotated[int, typer.Option(help="Images per model call.")] = 64,
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads per model (0: all cores).")] = 0,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
@@ -126,17 +128,6 @@ def _print_summary(m: dict[str, Any]) -> None:
         f"Fleiss' kappa across models: {_fmt(fk['value'])}{ci} "
         f"(percent agreement {_fmt(a['percent_agreement'], True)}, {a['n_items']} items)"
     )
-
-
-ModelStores = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--model-store",
-        help="Folder with model weights; repeat it (or join folders with the OS path separator) to search "
-        "several. Searched before $FERBENCH_MODEL_STORE and ~/.cache/ferbench/models.",
-        show_default=False,
-    ),
-]
 
 
 @models_app.command("list")
