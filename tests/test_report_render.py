@@ -16,7 +16,7 @@ import ferbench.report.html as report_html
 from ferbench.api import RunResult
 from ferbench.errors import SampleError
 from ferbench.report import render_html, render_run_dir
-from ferbench.report.context import MAX_FAILURE_ROWS, failure_rows
+from ferbench.report.context import MAX_FAILURE_ROWS, _short_message, failure_rows
 from ferbench.report.figures import confusion_svg, kappa_band, kappa_heatmap_svg
 
 TEMPLATES = Path(report_html.__file__).parent / "templates"
@@ -60,6 +60,8 @@ def test_one_model_has_no_agreement_section_content(hostile_run: RunResult) -> N
         "percent_agreement": None,
     }
     m["provenance"]["models"] = {first: m["provenance"]["models"][first]}
+    for key in ("agreement_levels", "disagreement", "humans"):  # a one-model run has no multi-model sections
+        m.pop(key, None)
     preds = pd.read_parquet(hostile_run.predictions_path)
     out = render_html(m, preds[preds["model_id"] == first])
     assert "Agreement needs at least two models; this run has 1." in out
@@ -131,6 +133,9 @@ def test_failure_table_is_capped_with_a_count() -> None:
     rows, total = failure_rows(preds, ["m"])
     assert total == n and len(rows) == MAX_FAILURE_ROWS
     assert rows[0].message == "not a decodable image"  # the path is the file column already
+    assert _short_message(
+        "bad_pixels: f.csv:3 [f.csv#1]: pixel row is malformed", "f.csv:3", "bad_pixels", "f.csv#1"
+    ) == ("pixel row is malformed")
     m = {"dataset": "d", "n_samples": n, "models": {"m": {"n_failed": n, "failures": {"unreadable": n}}}}
     out = render_html(m, preds)
     assert f"Showing {MAX_FAILURE_ROWS} of {n} failures" in out

@@ -21,7 +21,7 @@ import pyarrow as pa
 from ..datasets.base import Dataset
 from ..engine.store import atomic_write_parquet
 from ..errors import SampleError
-from ..models.store import resolve_store
+from ..models.store import StoreSpec, store_paths
 from .agegender import FOLDER, GENDERS, SHA256, WEIGHTS, AgeGenderNet
 
 ESTIMATED_COLUMNS = ("est_gender", "est_gender_probability", "est_age", "est_age_band")
@@ -46,7 +46,7 @@ def age_band(age: float) -> str | None:
 def estimate_attributes(
     dataset: Dataset,
     *,
-    model_store: str | os.PathLike[str] | None = None,
+    model_store: StoreSpec = None,
     cache_dir: str | os.PathLike[str] | None = None,
     transform: Transform | None = None,
     batch: int = 64,
@@ -56,7 +56,8 @@ def estimate_attributes(
     With ``cache_dir``, results are kept in ``cache_dir/attributes.parquet`` keyed by sample id, stamp and the
     weights' sha256, and only new samples are computed on a re-run.
     """
-    net = AgeGenderNet(resolve_store(model_store) / FOLDER)
+    folders = [p / FOLDER for p in store_paths(model_store)] or [Path(FOLDER)]
+    net = AgeGenderNet(next((f for f in folders if (f / WEIGHTS).is_file()), folders[0]))
     samples = dataset.samples
     cached = pd.DataFrame()
     path = None

@@ -177,7 +177,7 @@ def _per_class(models: Mapping[str, Mapping[str, Any]], labels: Sequence[str]) -
     return out
 
 
-def _short_message(message: str, path: str, reason: str) -> str:
+def _short_message(message: str, path: str, reason: str, sample_id: str = "") -> str:
     """The detail of a stored per-sample error, without what the row already shows.
 
     Stored errors read ``"<reason>: <path>: <detail>"`` (:class:`ferbench.errors.SampleError`); the table has
@@ -187,7 +187,10 @@ def _short_message(message: str, path: str, reason: str) -> str:
     if reason and text.startswith(reason + ": "):
         text = text[len(reason) + 2 :]
     if path and text.startswith(path):
-        text = text[len(path) :].lstrip(":").strip()
+        text = text[len(path) :].strip()
+        if sample_id and text.startswith(f"[{sample_id}]"):  # pixel-file rows name their id too
+            text = text[len(sample_id) + 2 :]
+        text = text.lstrip(":").strip()
     return text or message
 
 
@@ -210,7 +213,7 @@ def failure_rows(predictions: pd.DataFrame | None, model_ids: Sequence[str]) -> 
                 sample_id=str(sid),
                 label=str(label),
                 reason=str(status),
-                message=_short_message(str(error), str(path), str(status)),
+                message=_short_message(str(error), str(path), str(status), str(sid)),
                 models="all models" if set(who) >= everyone and len(everyone) > 1 else ", ".join(who),
             )
         )

@@ -19,6 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .context import MAX_DISAGREEMENT_ROWS, MAX_FAILURE_ROWS, build_context
 from .figures import KAPPA_BANDS, confusion_svg, kappa_heatmap_svg, kappa_scale_svg
+from .figures_agreement import section_figures
 from .figures_robustness import section_figures as robustness_figures
 
 if TYPE_CHECKING:
@@ -58,6 +59,10 @@ def _env() -> Environment:
 # metrics document), ``section`` (m[key]) and ``figures``. Each is wrapped in ``<section id="section-KEY">``
 # and listed in the report's contents.
 SECTION_TEMPLATES: list[tuple[str, str]] = [
+    ("agreement", "agreement_detail.html.j2"),
+    ("agreement_levels", "agreement_levels.html.j2"),
+    ("disagreement", "disagreement.html.j2"),
+    ("humans", "humans.html.j2"),
     ("fairness", "fairness.html.j2"),
     ("robustness", "robustness.html.j2"),
 ]
@@ -76,6 +81,8 @@ def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
         },
         "kappa": kappa_heatmap_svg(cohen, prefix="kappa") if len(cohen) > 1 else None,
         "kappa_scale": kappa_scale_svg(fk) if fk is not None else None,
+        # figures for the agreement partials (levels, disagreement, humans), drawn from the metrics alone
+        "agreement_sections": section_figures(m),
         # figures for the fairness and robustness partials, drawn from the metrics alone
         "fairness_robustness": robustness_figures(m),
     }
