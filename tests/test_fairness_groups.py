@@ -209,6 +209,13 @@ def test_unknown_group_column_is_a_clear_error(tmp_path, fer2013_root, model_sto
     assert not (tmp_path / "r" / "parts").exists()  # refused before any model ran
 
 
+def test_id_like_group_column_is_refused(tmp_path, fer2013_root, model_store):
+    write_manifest(fer2013_root, tmp_path / "m.csv", n=240)
+    ds = manifest_dataset(tmp_path / "m.csv")
+    with pytest.raises(FerbenchError, match="column 'sample_id' has 240 distinct values"):
+        api.run(ds, out=tmp_path / "r", models=MODELS, model_store=model_store, groups="sample_id")
+
+
 def test_cli_unknown_group_column_one_line(tmp_path, fer2013_root, model_store):
     root = tmp_path / "fer"  # a tiny FER2013-layout copy of 4 real test images, so the loader is quick
     for f in pick_images(fer2013_root, 4):

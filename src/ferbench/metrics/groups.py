@@ -32,6 +32,7 @@ from .agreement import fleiss_kappa, rating_counts
 MISSING_GROUP = "(missing)"
 DEFAULT_MIN_SIZE = 30
 DEFAULT_N_BOOT = 1000
+MAX_GROUPS = 200  # more distinct values than this is an id-like column, not a grouping
 
 
 class GroupColumnError(FerbenchError):
@@ -53,15 +54,22 @@ def parse_groups(spec: str | Sequence[str] | None) -> list[list[str]]:
 
 
 def check_group_columns(samples: pd.DataFrame, groupings: Sequence[Sequence[str]]) -> None:
-    """Raise a one-line error naming any missing column and the columns the sample table has."""
+    """Raise a one-line error naming a missing (or id-like) column and the columns the sample table has."""
     for cols in groupings:
         for c in cols:
-            if c not in samples.columns:
-                avail = ", ".join(str(x) for x in samples.columns if x not in ("path", "stamp"))
-                hint = " (add --estimate-attributes for est_* columns)" if c.startswith("est_") else ""
-                raise GroupColumnError(
-                    f"--groups: the sample table has no column '{c}'{hint}; available columns: {avail}"
-                )
+            if c in samples.columns:
+                n = samples[c].nunique(dropna=True)
+                if n > MAX_GROUPS:
+                    raise GroupColumnError(
+                        f"--groups: column '{c}' has {n} distinct values (more than {MAX_GROUPS}); group by a "
+                        "column with a few categories, e.g. an age band rather than an age"
+                    )
+                continue
+            avail = ", ".join(str(x) for x in samples.columns if x not in ("path", "stamp"))
+            hint = " (add --estimate-attributes for est_* columns)" if c.startswith("est_") else ""
+            raise GroupColumnError(
+                f"--groups: the sample table has no column '{c}'{hint}; available columns: {avail}"
+            )
 
 
 def group_keys(samples: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
