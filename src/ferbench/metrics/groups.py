@@ -19,15 +19,17 @@ failure rate; Fleiss' kappa uses the items every model scored, as in the ``agree
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame
 from sklearn.metrics import accuracy_score, f1_score
 
 from ..errors import FerbenchError
 from .agreement import fleiss_kappa, rating_counts
+
+if TYPE_CHECKING:
+    from fairlearn.metrics import MetricFrame
 
 MISSING_GROUP = "(missing)"
 DEFAULT_MIN_SIZE = 30
@@ -179,6 +181,8 @@ def macro_f1_present(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def _metric_frame(yt: np.ndarray, yp: np.ndarray, keys: np.ndarray) -> MetricFrame:
+    from fairlearn.metrics import MetricFrame  # imported on use: it takes seconds to import
+
     macro_f1 = macro_f1_present
 
     return MetricFrame(
