@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pyarrow as pa
 from .datasets import Dataset, load_dataset
 from .engine import EngineOptions, EngineReport, PredictionStore, run_models
 from .engine.store import atomic_write_parquet
+from .errors import DatasetError
 from .evaluate import EvaluatedPredictions, evaluate
 from .labels import CANONICAL_LABELS
 from .models import resolve_models
@@ -85,28 +86,70 @@ def run(
     command: str | None = None,
     progress: Callable[[int, int], Callable[[int], None]] | None = None,
     write_report: bool = True,
+    faces: str | None = None,
+    multi_face: str = "largest",
+    face_margin: float | None = None,
+    face_align: bool = False,
+    dataset_options: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run models over a dataset, store per-item predictions, and write ``metrics.json`` and ``report.html``.
 
     Re-running with the same ``out`` reuses every stored prediction; only missing (sample, model) pairs are
     computed, so an interrupted run resumes where it stopped.
+
+    ``faces`` (``yunet``, ``rfb320``, ``haar`` or ``dataset``; None/``none``: use images as they are) runs the
+    face stage first (see :mod:`ferbench.faces.stage`): detections are cached under ``out/faces``, the models
+    see the crops, and predictions are stored under the variant ``face:<detector>:<policy>``.
+    ``dataset_options`` go to the dataset loader (e.g. ``{"fps": 2}`` for ``video-folder``).
     """
     if isinstance(dataset, Dataset):
         ds = dataset.select(split, limit, seed)
     else:
         if data_root is None:
             raise ValueError("data_root is required when dataset is given by name")
-        ds = load_dataset(dataset, data_root).select(split, limit, seed)
+        try:
+            loaded = load_dataset(dataset, data_root, **(dataset_options or {}))
+        except TypeError as exc:
+            if not dataset_options:
+                raise
+            raise DatasetError(
+                f"dataset '{dataset}' does not take option(s) {', '.join(dataset_options)} ({exc})"
+            ) from None
+        ds = loaded.select(split, limit, seed)
     cards = resolve_models(models, model_store)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = PredictionStore(out_dir)
-    report = run_models(ds, cards, store, model_store=model_store, options=options, progress=progress)
+    opts = options or EngineOptions()
+    transform = None
+    faces_info: dict[str, Any] | None = None
+    if faces and faces != "none":
+        from .faces.crop import DEFAULT_MARGIN
+        from .faces.stage import FaceStageConfig, prepare_face_stage
+
+        margin = DEFAULT_MARGIN if face_margin is None else face_margin
+        cfg = FaceStageConfig(faces, multi_face, margin, face_align)
+        stage = prepare_face_stage(ds, cfg, out_dir, model_store=model_store, workers=opts.decode_workers)
+        ds, transform, faces_info = stage.dataset, stage.transform, stage.info
+        opts = replace(
+            opts, variant=stage.variant if opts.variant == "clean" else f"{stage.variant}+{opts.variant}"
+        )
+    report = run_models(
+        ds, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
+    )
 
     ids = [c.id for c in cards]
     preds = store.read(ids)
-    variant = (options or EngineOptions()).variant
-    metrics_core, ev = evaluate(preds, ds.samples, cards, ds.labels, seed=seed, variant=variant)
+    variant = opts.variant
+    metrics_core, ev = evaluate(
+        preds,
+        ds.samples,
+        cards,
+        ds.labels,
+        seed=seed,
+        variant=variant,
+        options={"faces": faces_info} if faces_info else None,
+    )
 
     # Consolidated per-item table for this run: the dataset's columns joined with every model's row.
     current = ds.samples.merge(
@@ -133,6 +176,8 @@ def run(
                 "data_root": str(ds.root),
                 "limit": limit,
                 "engine": {"computed": report.computed, "reused": report.reused},
+                **({"faces": faces_info} if faces_info else {}),
+                **({"dataset_options": dataset_options} if dataset_options else {}),
             },
         ),
     }

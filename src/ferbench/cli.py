@@ -66,6 +66,25 @@ def run(
     threads: Annotated[int, typer.Option(help="ONNX Runtime threads per model (0: all cores).")] = 0,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     seed: Annotated[int, typer.Option(help="Seed for resampling statistics.")] = 0,
+    faces: Annotated[
+        str,
+        typer.Option(
+            help="Face stage: none (images are face crops already), yunet, rfb320, haar, or dataset "
+            "(the dataset's own face_x/face_y/face_w/face_h boxes)."
+        ),
+    ] = "none",
+    multi_face: Annotated[
+        str, typer.Option(help="Several faces in an image: largest, all (one sample per face), or skip.")
+    ] = "largest",
+    face_margin: Annotated[
+        float, typer.Option(help="Grow the square face box by this fraction of its side on each side.")
+    ] = 0.10,
+    face_align: Annotated[
+        bool, typer.Option("--face-align", help="Align faces on their 5 landmarks (yunet only).")
+    ] = False,
+    fps: Annotated[
+        float | None, typer.Option(help="Video datasets: frames sampled per second of each clip (default 2).")
+    ] = None,
 ) -> None:
     """Run models over a labelled dataset and write predictions, metrics and an HTML report.
 
@@ -95,6 +114,11 @@ def run(
             seed=seed,
             command=shlex.join(["ferbench", *sys.argv[1:]]),
             progress=_progress_factory(progress),
+            faces=faces,
+            multi_face=multi_face,
+            face_margin=face_margin,
+            face_align=face_align,
+            dataset_options={"fps": fps} if fps is not None else None,
         )
     _print_summary(result.metrics)
     console.print(

@@ -26,7 +26,10 @@ def _env() -> Environment:
 # Extra report sections after the skeleton's, in order: (metrics.json key, partial template under
 # ``templates/sections/``). A partial renders only when its key is in metrics.json; it sees ``m`` (the
 # metrics document), ``section`` (m[key]) and ``figures``.
-SECTION_TEMPLATES: list[tuple[str, str]] = []
+SECTION_TEMPLATES: list[tuple[str, str]] = [
+    ("faces", "faces.html.j2"),
+    ("video", "video.html.j2"),
+]
 
 
 def render_report(result: RunResult) -> str:
