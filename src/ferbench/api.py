@@ -102,6 +102,13 @@ def run(
     see the crops, and predictions are stored under the variant ``face:<detector>:<policy>``.
     ``dataset_options`` go to the dataset loader (e.g. ``{"fps": 2}`` for ``video-folder``).
     """
+    face_cfg = None
+    if faces and faces != "none":  # check the face options before any slow work
+        from .faces.crop import DEFAULT_MARGIN
+        from .faces.stage import FaceStageConfig
+
+        margin = DEFAULT_MARGIN if face_margin is None else face_margin
+        face_cfg = FaceStageConfig(faces, multi_face, margin, face_align)
     if isinstance(dataset, Dataset):
         ds = dataset.select(split, limit, seed)
     else:
@@ -123,13 +130,12 @@ def run(
     opts = options or EngineOptions()
     transform = None
     faces_info: dict[str, Any] | None = None
-    if faces and faces != "none":
-        from .faces.crop import DEFAULT_MARGIN
-        from .faces.stage import FaceStageConfig, prepare_face_stage
+    if face_cfg is not None:
+        from .faces.stage import prepare_face_stage
 
-        margin = DEFAULT_MARGIN if face_margin is None else face_margin
-        cfg = FaceStageConfig(faces, multi_face, margin, face_align)
-        stage = prepare_face_stage(ds, cfg, out_dir, model_store=model_store, workers=opts.decode_workers)
+        stage = prepare_face_stage(
+            ds, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers
+        )
         ds, transform, faces_info = stage.dataset, stage.transform, stage.info
         opts = replace(
             opts, variant=stage.variant if opts.variant == "clean" else f"{stage.variant}+{opts.variant}"

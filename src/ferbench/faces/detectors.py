@@ -1,8 +1,10 @@
 """Face detectors behind one interface, with a registry: ``yunet``, ``rfb320`` and ``haar``.
 
 Every detector takes a BGR uint8 image and returns :class:`~ferbench.faces.types.Face` records in image
-pixels, largest first. Large images are shrunk so their long side is at most ``max_side`` before detection
-(a 2560 px photo costs YuNet ~2 s at full size and finds nothing more), and boxes are scaled back. Weight
+pixels, largest first. Large images are shrunk so their long side is at most ``max_side`` (per detector
+card: 640 for YuNet, whose anchors stop at ~500 px faces, 1280 for Haar; none for RFB-320, which
+stretches every image to 320x240 itself) before detection, and boxes and
+landmarks are scaled back; a 2560 px photo also costs YuNet ~2 s at full size. Weight
 files are sha256-verified when a detector is created. Detectors are safe to call from several threads: each
 thread gets its own OpenCV object (``cv2.FaceDetectorYN`` and cascades are not re-entrant); ONNX Runtime
 sessions are shared.
@@ -24,8 +26,6 @@ from ..hashing import sha256_file
 from ..models.store import resolve_store
 from .cards import DETECTOR_CARDS, DetectorCard
 from .types import Face
-
-DEFAULT_MAX_SIDE = 1280
 
 
 def detector_files(card: DetectorCard, store: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -71,7 +71,8 @@ class Detector(ABC):
     def __init__(self, card: DetectorCard, store: str | os.PathLike[str] | None = None, **kw: object) -> None:
         self.card = card
         self.files = detector_files(card, store)
-        self.max_side = int(kw.get("max_side", DEFAULT_MAX_SIDE))  # type: ignore[call-overload]
+        side = kw.get("max_side")
+        self.max_side = int(card.max_side if side is None else side)  # type: ignore[call-overload]
         self._local = threading.local()
 
     @property
@@ -83,7 +84,7 @@ class Detector(ABC):
     def detect(self, bgr: np.ndarray) -> list[Face]:
         """Faces in ``bgr`` (BGR uint8), largest box first, in the image's own pixel coordinates."""
         h, w = bgr.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
+        scale = min(1.0, self.max_side / max(h, w)) if self.max_side > 0 else 1.0
         img = bgr
         if scale < 1.0:
             img = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
@@ -239,13 +240,17 @@ def list_detectors() -> list[str]:
 
 
 def get_detector(
-    name: str | Detector, store: str | os.PathLike[str] | None = None, *, max_side: int = DEFAULT_MAX_SIDE
+    name: str | Detector, store: str | os.PathLike[str] | None = None, *, max_side: int | None = None
 ) -> Detector:
-    """A verified, ready detector by name (created once per process, name, store and ``max_side``)."""
+    """A verified, ready detector by name (created once per process, name, store and ``max_side``).
+
+    ``max_side`` caps the long side of the image the detector sees (default: the card's, 640 for YuNet).
+    """
     if isinstance(name, Detector):
         return name
     if name not in _DETECTORS:
         raise ModelError(f"unknown face detector '{name}'. Known detectors: {', '.join(_DETECTORS)}.")
+    max_side = DETECTOR_CARDS[name].max_side if max_side is None else max_side
     key = (name, str(resolve_store(store)), max_side)
     with _CACHE_LOCK:
         det = _CACHE.get(key)

@@ -32,7 +32,7 @@ from ..errors import FerbenchError, SampleError
 from ..hashing import sha256_bytes
 from .cache import FaceStore, face_rows, row_face
 from .crop import DEFAULT_MARGIN, aligned_crop, crop_square
-from .detectors import DEFAULT_MAX_SIDE, DETECTOR_CARDS, Detector, get_detector, list_detectors
+from .detectors import DETECTOR_CARDS, Detector, get_detector, list_detectors
 from .types import Face
 
 Policy = Literal["largest", "all", "skip"]
@@ -53,7 +53,7 @@ class FaceStageConfig:
     policy: str = "largest"
     margin: float = DEFAULT_MARGIN
     align: bool = False
-    max_side: int = DEFAULT_MAX_SIDE
+    max_side: int | None = None  # None: the detector card's
 
     def __post_init__(self) -> None:
         if self.detector != "dataset" and self.detector not in list_detectors():
@@ -256,11 +256,11 @@ def prepare_face_stage(
                 "use a detector: --faces yunet, rfb320 or haar"
             )
         dets = dataset_boxes(ds)
-        key, sha = "dataset", None
+        key, sha, max_side = "dataset", None, None
     else:
         det = get_detector(cfg.detector, model_store, max_side=cfg.max_side)
         dets = detect_dataset(ds, det, FaceStore(run_dir), workers=workers, progress=progress)
-        key, sha = det.key, det.card.sha256
+        key, sha, max_side = det.key, det.card.sha256, det.max_side
     table, lookup = _expand(ds, dets, cfg)
     parents = dict(zip(table["sample_id"], table["source_id"], strict=True))
     fds = FaceDataset(ds.name, ds.root, table, ds.description, None, ds.labels, inner=ds, parents=parents)
@@ -281,7 +281,7 @@ def prepare_face_stage(
         "policy": cfg.policy,
         "margin": cfg.margin,
         "align": cfg.align,
-        "max_side": cfg.max_side,
+        "max_side": max_side,
         "variant": cfg.variant,
         "score_threshold": None
         if cfg.detector == "dataset"
