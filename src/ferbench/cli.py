@@ -148,6 +148,12 @@ def _print_summary(m: dict[str, Any]) -> None:
         f"Fleiss' kappa across models: {_fmt(a['fleiss_kappa']['value'])} "
         f"(percent agreement {_fmt(a['percent_agreement'], True)}, {a['n_items']} items)"
     )
+    if "faces" in m:
+        f = m["faces"]
+        console.print(
+            f"Face stage ({f['detector']}, {f['policy']}): no face in {f['n_no_face']} of {f['n_decoded']} "
+            f"decoded images (miss rate {_fmt(f['miss_rate'], True)}), {f['n_multiple_faces']} with several faces"
+        )
 
 
 @models_app.command("list")

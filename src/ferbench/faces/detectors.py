@@ -30,7 +30,10 @@ from .types import Face
 
 def detector_files(card: DetectorCard, store: str | os.PathLike[str] | None = None) -> list[Path]:
     """Return the card's files after checking each exists and matches its pinned sha256."""
-    base = Path(cv2.data.haarcascades) if card.location == "opencv" else resolve_store(store)
+    if card.location == "opencv":
+        base = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]
+    else:
+        base = resolve_store(store)
     out = []
     for art in card.files:
         path = base / art.path
@@ -214,9 +217,9 @@ class HaarDetector(Detector):
             boxes[:, 0] = grey.shape[1] - boxes[:, 0] - boxes[:, 2]
             source = "profile-mirrored"
         return [
-            Face(tuple(float(v) for v in b), float(n), None, source)
+            Face((float(b[0]), float(b[1]), float(b[2]), float(b[3])), float(n), None, source)
             for b, n in zip(boxes, counts, strict=True)
-        ]  # type: ignore[misc]
+        ]
 
 
 DetectorFactory = Callable[..., Detector]
