@@ -5,4 +5,5 @@ registers them all. Builders turn an :class:`~ferbench.evaluate.EvalContext` int
 calling the pure functions in :mod:`ferbench.metrics`.
 """
 
+from . import agreement_disagreement, agreement_humans, agreement_levels  # noqa: F401,E402  (register sections)
 from . import faces as _faces  # noqa: F401,E402  (faces, video)
