@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pyarrow as pa
 from .datasets import Dataset, load_dataset
 from .engine import EngineOptions, EngineReport, PredictionStore, run_models
 from .engine.store import atomic_write_parquet
+from .errors import DatasetError
 from .evaluate import EvaluatedPredictions, evaluate
 from .labels import CANONICAL_LABELS
 from .models import resolve_models
@@ -88,6 +89,11 @@ def run(
     groups: str | Sequence[str] | None = None,
     perturb: str | Sequence[str] | None = None,
     estimate_attributes: bool = False,
+    faces: str | None = None,
+    multi_face: str = "largest",
+    face_margin: float | None = None,
+    face_align: bool = False,
+    dataset_options: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run models over a dataset, store per-item predictions, and write ``metrics.json`` and ``report.html``.
 
@@ -98,48 +104,96 @@ def run(
     value of those sample-table columns. ``perturb`` (``"mask,blur:3,noise:1-5"`` or a suite such as
     ``"standard"``) also runs every model on perturbed copies of each face, each cached under its own
     variant, and adds the ``robustness`` section (see ``docs/robustness.md``, ``docs/fairness.md``).
+    ``faces`` (``yunet``, ``rfb320``, ``haar`` or ``dataset``; None/``none``: use images as they are) runs the
+    face stage first (see :mod:`ferbench.faces.stage`): detections are cached under ``out/faces``, the models
+    see the crops, and predictions are stored under the variant ``face:<detector>:<policy>``; perturbations
+    and attribute estimation then work on those crops. ``dataset_options`` go to the dataset loader (e.g.
+    ``{"fps": 2}`` for ``video-folder``).
     """
     from .metrics.groups import check_group_columns, parse_groups
     from .perturb import parse_perturb, run_perturbations
 
     groupings = parse_groups(groups)
     perturb_specs = parse_perturb(perturb)  # bad names / severities fail before any slow work
+    face_cfg = None
+    if faces and faces != "none":  # check the face options before any slow work
+        from .faces.crop import DEFAULT_MARGIN
+        from .faces.stage import FaceStageConfig
+
+        margin = DEFAULT_MARGIN if face_margin is None else face_margin
+        face_cfg = FaceStageConfig(faces, multi_face, margin, face_align)
     if isinstance(dataset, Dataset):
         ds = dataset.select(split, limit, seed)
     else:
         if data_root is None:
             raise ValueError("data_root is required when dataset is given by name")
-        ds = load_dataset(dataset, data_root).select(split, limit, seed)
-    estimated = None
-    if estimate_attributes:  # check the other columns before the (slow) estimation
-        from .attributes import ESTIMATED_COLUMNS, ESTIMATOR, with_estimated_attributes
-        from .attributes import estimate_attributes as _estimate
+        try:
+            loaded = load_dataset(dataset, data_root, **(dataset_options or {}))
+        except TypeError as exc:
+            if not dataset_options:
+                raise
+            raise DatasetError(
+                f"dataset '{dataset}' does not take option(s) {', '.join(dataset_options)} ({exc})"
+            ) from None
+        ds = loaded.select(split, limit, seed)
+    if estimate_attributes:  # check the other columns before any slow work
+        from .attributes import ESTIMATED_COLUMNS
 
         check_group_columns(ds.samples.assign(**dict.fromkeys(ESTIMATED_COLUMNS)), groupings)
-        Path(out).mkdir(parents=True, exist_ok=True)
-        ds = with_estimated_attributes(ds, _estimate(ds, model_store=model_store, cache_dir=out))
-        estimated = ESTIMATOR
-    check_group_columns(ds.samples, groupings)
+    else:
+        check_group_columns(ds.samples, groupings)
     cards = resolve_models(models, model_store)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = PredictionStore(out_dir)
-    report = run_models(ds, cards, store, model_store=model_store, options=options, progress=progress)
+    opts = options or EngineOptions()
+    transform = None
+    faces_info: dict[str, Any] | None = None
+    if face_cfg is not None:
+        from .faces.stage import prepare_face_stage
+
+        stage = prepare_face_stage(
+            ds, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers
+        )
+        ds, transform, faces_info = stage.dataset, stage.transform, stage.info
+        opts = replace(
+            opts, variant=stage.variant if opts.variant == "clean" else f"{stage.variant}+{opts.variant}"
+        )
+    estimated = None
+    if estimate_attributes:
+        from .attributes import ESTIMATOR, with_estimated_attributes
+        from .attributes import estimate_attributes as _estimate
+
+        est = _estimate(ds, model_store=model_store, cache_dir=out_dir, transform=transform)
+        ds = with_estimated_attributes(ds, est)
+        estimated = ESTIMATOR
+        check_group_columns(ds.samples, groupings)
+    report = run_models(
+        ds, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
+    )
     perturbed, perturb_reports = run_perturbations(
         ds,
         cards,
         store,
         perturb_specs,
         seed=seed,
-        options=options,
+        options=opts,
+        base_transform=transform,
         model_store=model_store,
         progress=progress,
     )
 
     ids = [c.id for c in cards]
     preds = store.read(ids)
-    variant = (options or EngineOptions()).variant
-    section_options = {"groups": groupings, "perturb": perturbed, "variant": variant, "estimator": estimated}
+    variant = opts.variant
+    section_options: dict[str, Any] = {
+        "groups": groupings,
+        "perturb": perturbed,
+        "variant": variant,
+        "estimator": estimated,
+    }
+    if faces_info:
+        section_options["faces"] = faces_info
     metrics_core, ev = evaluate(
         preds, ds.samples, cards, ds.labels, seed=seed, variant=variant, options=section_options
     )
@@ -181,6 +235,8 @@ def run(
                     if perturb_reports
                     else {}
                 ),
+                **({"faces": faces_info} if faces_info else {}),
+                **({"dataset_options": dataset_options} if dataset_options else {}),
             },
         ),
     }

@@ -90,6 +90,25 @@ def run(
             "(weights in <model-store>/faceapi-age-gender/) for --groups. Estimates carry their own bias.",
         ),
     ] = False,
+    faces: Annotated[
+        str,
+        typer.Option(
+            help="Face stage: none (images are face crops already), yunet, rfb320, haar, or dataset "
+            "(the dataset's own face_x/face_y/face_w/face_h boxes)."
+        ),
+    ] = "none",
+    multi_face: Annotated[
+        str, typer.Option(help="Several faces in an image: largest, all (one sample per face), or skip.")
+    ] = "largest",
+    face_margin: Annotated[
+        float, typer.Option(help="Grow the square face box by this fraction of its side on each side.")
+    ] = 0.10,
+    face_align: Annotated[
+        bool, typer.Option("--face-align", help="Align faces on their 5 landmarks (yunet only).")
+    ] = False,
+    fps: Annotated[
+        float | None, typer.Option(help="Video datasets: frames sampled per second of each clip (default 2).")
+    ] = None,
 ) -> None:
     """Run models over a labelled dataset and write predictions, metrics and an HTML report.
 
@@ -122,6 +141,11 @@ def run(
             groups=groups,
             perturb=perturb,
             estimate_attributes=estimate_attributes,
+            faces=faces,
+            multi_face=multi_face,
+            face_margin=face_margin,
+            face_align=face_align,
+            dataset_options={"fps": fps} if fps is not None else None,
         )
     _print_summary(result.metrics)
     console.print(
@@ -153,6 +177,12 @@ def _print_summary(m: dict[str, Any]) -> None:
         f"Fleiss' kappa across models: {_fmt(fk['value'])}{ci} "
         f"(percent agreement {_fmt(a['percent_agreement'], True)}, {a['n_items']} items)"
     )
+    if "faces" in m:
+        f = m["faces"]
+        console.print(
+            f"Face stage ({f['detector']}, {f['policy']}): no face in {f['n_no_face']} of {f['n_decoded']} "
+            f"decoded images (miss rate {_fmt(f['miss_rate'], True)}), {f['n_multiple_faces']} with several faces"
+        )
 
 
 @models_app.command("list")

@@ -83,7 +83,15 @@ def _model_section(ev: EvaluatedPredictions, j: int, card: ModelCard) -> dict[st
         names = np.array(labels, dtype=object)
         summary = classification_summary(names[ev.y_true[ok]], names[ev.pred[ok, j]], labels=labels)
     else:
-        summary = {"n": 0, "accuracy": None, "macro_f1": None, "confusion": [], "labels": labels}
+        summary = {
+            "n": 0,
+            "accuracy": None,
+            "balanced_accuracy": None,
+            "macro_f1": None,
+            "per_class": {},
+            "confusion": [],
+            "labels": labels,
+        }
     failures = pd.Series(ev.status[~ok, j]).value_counts().to_dict()
     summary.update(
         {

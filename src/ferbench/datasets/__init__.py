@@ -11,6 +11,7 @@ from . import jaffe as _jaffe  # noqa: F401
 from . import kdef as _kdef  # noqa: F401
 from . import manifest as _manifest  # noqa: F401
 from . import rafdb as _rafdb  # noqa: F401
+from . import video as _video  # noqa: F401  (registers video-folder)
 from .base import Dataset, list_datasets, load_dataset, register_dataset
 
 __all__ = ["Dataset", "list_datasets", "load_dataset", "register_dataset"]

@@ -63,6 +63,8 @@ SECTION_TEMPLATES: list[tuple[str, str]] = [
     ("agreement_levels", "agreement_levels.html.j2"),
     ("disagreement", "disagreement.html.j2"),
     ("humans", "humans.html.j2"),
+    ("faces", "faces.html.j2"),
+    ("video", "video.html.j2"),
     ("fairness", "fairness.html.j2"),
     ("robustness", "robustness.html.j2"),
 ]
