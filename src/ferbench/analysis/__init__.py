@@ -5,4 +5,5 @@ registers them all. Builders turn an :class:`~ferbench.evaluate.EvalContext` int
 calling the pure functions in :mod:`ferbench.metrics`.
 """
 
-from . import uncertainty  # noqa: E402,F401
+from . import agreement_disagreement, agreement_humans, agreement_levels  # noqa: F401,E402  (register sections)
+from . import uncertainty  # noqa: F401,E402
