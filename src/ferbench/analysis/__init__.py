@@ -5,5 +5,10 @@ registers them all. Builders turn an :class:`~ferbench.evaluate.EvalContext` int
 calling the pure functions in :mod:`ferbench.metrics`.
 """
 
-from . import agreement_disagreement, agreement_humans, agreement_levels  # noqa: F401,E402  (register sections)
-from . import uncertainty  # noqa: F401,E402
+from . import (  # noqa: F401,E402  (register sections)
+    affect,
+    agreement_disagreement,
+    agreement_humans,
+    agreement_levels,
+    uncertainty,
+)

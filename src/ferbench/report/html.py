@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from .context import MAX_DISAGREEMENT_ROWS, MAX_FAILURE_ROWS, build_context
 from .figures import KAPPA_BANDS, confusion_svg, kappa_heatmap_svg, kappa_scale_svg
 from .figures_agreement import section_figures
+from .figures_uncertainty import uncertainty_figures
 
 if TYPE_CHECKING:
     from ..api import RunResult
@@ -62,6 +63,10 @@ SECTION_TEMPLATES: list[tuple[str, str]] = [
     ("agreement_levels", "agreement_levels.html.j2"),
     ("disagreement", "disagreement.html.j2"),
     ("humans", "humans.html.j2"),
+    ("calibration", "calibration.html.j2"),
+    ("selective", "selective.html.j2"),
+    ("ensembles", "ensembles.html.j2"),
+    ("affect", "affect.html.j2"),
 ]
 
 
@@ -80,6 +85,8 @@ def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
         "kappa_scale": kappa_scale_svg(fk) if fk is not None else None,
         # figures for the agreement partials (levels, disagreement, humans), drawn from the metrics alone
         "agreement_sections": section_figures(m),
+        # figures for the calibration, selective and affect partials
+        "uncertainty": uncertainty_figures(m),
     }
 
 
