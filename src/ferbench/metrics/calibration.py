@@ -178,6 +178,11 @@ class TemperatureResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "temperature": self.temperature,
+            # True when the optimum sits at a search bound (e.g. vote shares, which no finite T fits)
+            "at_bound": bool(
+                np.isclose(self.temperature, T_BOUNDS[0], rtol=1e-3)
+                or np.isclose(self.temperature, T_BOUNDS[1], rtol=1e-3)
+            ),
             "n_fit": self.n_fit,
             "n_eval": self.n_eval,
             "before": self.before,
