@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from _uncertainty_data import real_run
 
+from ferbench.ensembles import EnsembleSpec, run_ensemble
 from ferbench.errors import FerbenchError
 from ferbench.metrics.selective import (
     ThresholdError,
@@ -120,5 +121,10 @@ def test_real_selective_section(run):
         assert row["agreement"]["n"] == 252
         cal = row["calibrated"]
         assert cal["split"] == "PrivateTest" and cal["confidence"]["n"] == cal["calibrated"]["n"]
-    for name in ("vote-all", "mean-all"):
-        assert sel["ensembles"][name]["confidence"]["n"] == 252
+    for name, method in (("vote-all", "vote"), ("mean-all", "mean")):
+        out = run_ensemble(EnsembleSpec(name, tuple(ev.model_ids), method), ev.model_ids, ev.pred, ev.proba)
+        row = sel["ensembles"][name]
+        correct = out.raw_label == ev.y_true
+        assert row["confidence"]["n"] == 252
+        assert row["confidence"]["aurc"] == pytest.approx(aurc(out.confidence, correct))
+        assert row["agreement"]["aurc"] == pytest.approx(aurc(out.agreement, correct))

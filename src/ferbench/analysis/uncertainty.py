@@ -44,6 +44,7 @@ class Predictor:
     proba: np.ndarray  # (n, k), NaN where not scored
     agreement: np.ndarray  # (n,) share of the other models (or members) that give the same label; NaN: none
     calibrated_scores: bool
+    confidence: np.ndarray  # (n,) largest probability (model) or members' mean probability of the label
 
 
 _CACHE: dict[int, tuple[EvalContext, dict[str, Any]]] = {}
@@ -67,8 +68,10 @@ def _state(ctx: EvalContext) -> dict[str, Any]:
             agree = np.where((n_other > 0) & (ev.pred[:, j] >= 0), same / np.maximum(n_other, 1), np.nan)
         else:
             agree = np.full(len(ev.pred), np.nan)
+        ok = ev.pred[:, j] >= 0
+        conf = np.where(ok, np.nan_to_num(ev.proba[:, j], nan=0.0).max(axis=1), np.nan)
         preds.append(
-            Predictor(mid, "model", ev.pred[:, j], ev.proba[:, j], agree, cards[mid].calibrated_scores)
+            Predictor(mid, "model", ev.pred[:, j], ev.proba[:, j], agree, cards[mid].calibrated_scores, conf)
         )
     specs: list[EnsembleSpec] = list(ctx.options.get("ensembles") or default_specs(ids))
     outputs: dict[str, tuple[EnsembleSpec, EnsembleOutput]] = {}
@@ -86,6 +89,7 @@ def _state(ctx: EvalContext) -> dict[str, Any]:
                     out.proba,
                     out.agreement,
                     spec.method == "mean" and members_cal,
+                    out.confidence,
                 )
             )
     split = ctx.samples["split"].astype(str).to_numpy() if "split" in ctx.samples else None
@@ -206,7 +210,7 @@ def selective_section(ctx: EvalContext) -> dict[str, Any] | None:
     for p in st["predictors"]:
         ok = p.pred >= 0
         correct = p.pred == y
-        conf = np.where(ok, np.nan_to_num(p.proba, nan=0.0).max(axis=1), np.nan)
+        conf = p.confidence
         row: dict[str, Any] = {
             "confidence": _sel(conf, correct, ok),
             "agreement": _sel(p.agreement, correct, ok),
