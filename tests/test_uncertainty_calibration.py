@@ -111,6 +111,14 @@ def test_refuses_too_few_items_and_missing_classes():
         temperature_scaling(p, y, ids, q, yq, idq, labels=LABELS7)
 
 
+def test_summary_scores_given_labels_on_ties():
+    p = np.array([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0]])
+    y = np.array([1, 1])
+    assert calibration_summary(p, y)["accuracy"] == 0.0  # first arg-max
+    s = calibration_summary(p, y, pred=np.array([1, 1]))
+    assert s["accuracy"] == 1.0 and s["mean_confidence"] == 0.5 and s["ece"] == pytest.approx(0.5)
+
+
 def test_summary_fields():
     p, y, _ = _data(70)
     s = calibration_summary(p, y)
@@ -158,6 +166,9 @@ def test_real_calibration_section(run):
     # ensembles are measured like models; vote shares are flagged as uncalibrated
     assert cal["ensembles"]["vote-all"]["calibrated_scores"] is False
     assert cal["ensembles"]["mean-all"]["calibrated_scores"] is True
+    # an ensemble's calibration row scores the ensemble's own labels (vote ties broken its way)
+    for name in ("vote-all", "mean-all"):
+        assert cal["ensembles"][name]["accuracy"] == pytest.approx(m["ensembles"][name]["accuracy"])
 
 
 def test_skipped_with_a_reason_without_both_splits(run):

@@ -69,6 +69,12 @@ def test_posed_faces_are_answered(answers):
             assert mres["score"] == max(mres["scores"].values())
 
 
+def test_models_split_on_the_45_degree_face(answers):
+    # neutral, neutral and sad with a mean neutral probability under 0.5: uncertain at the default threshold
+    a = answers[1]["45-m7-di-ph.jpg"]["faces"][0]["answer"]
+    assert a["uncertain"] and a["reason"] == "low confidence" and a["confidence"] < 0.5
+
+
 def test_no_face_and_several_faces(answers):
     _, by = answers
     mountain = by["free-mountain-vector-01.jpg"]

@@ -149,6 +149,7 @@ def _temperatures(ctx: EvalContext) -> dict[str, Any]:
                     labels=ctx.ev.labels,
                     n_bins=bins,
                     name=p.name,
+                    eval_pred=p.pred[e],
                 )
                 res["per"][p.name] = {"ok": True, "result": r, "eval_mask": e}
             except CalibrationError as exc:
@@ -168,7 +169,7 @@ def calibration_section(ctx: EvalContext) -> dict[str, Any] | None:
         if not ok.any():
             row: dict[str, Any] = {"n": 0, "reason": "no scored items"}
         else:
-            row = calibration_summary(p.proba[ok], ctx.ev.y_true[ok], bins)
+            row = calibration_summary(p.proba[ok], ctx.ev.y_true[ok], bins, p.pred[ok])
         row["calibrated_scores"] = p.calibrated_scores
         t = temps["per"].get(p.name)
         if t is None:

@@ -112,11 +112,18 @@ def negative_log_likelihood(proba: np.ndarray, y: np.ndarray, eps: float = EPS) 
     return float(np.mean(-np.log(np.maximum(p[np.arange(len(t)), t], eps))))
 
 
-def calibration_summary(proba: np.ndarray, y: np.ndarray, n_bins: int = DEFAULT_BINS) -> dict[str, Any]:
-    """ECE, reliability bins, Brier, NLL, mean confidence and accuracy of one set of predictions."""
+def calibration_summary(
+    proba: np.ndarray, y: np.ndarray, n_bins: int = DEFAULT_BINS, pred: np.ndarray | None = None
+) -> dict[str, Any]:
+    """ECE, reliability bins, Brier, NLL, mean confidence and accuracy of one set of predictions.
+
+    ``pred`` gives the labels when they are not the first arg-max (a vote ensemble breaks ties its own way;
+    the tied labels share the top probability, so the confidence is the same either way).
+    """
     p, t = _check(proba, y)
     conf = p.max(axis=1)
-    correct = p.argmax(axis=1) == t
+    label = p.argmax(axis=1) if pred is None else np.asarray(pred, dtype=np.int64)
+    correct = label == t
     return {
         "n": int(len(t)),
         "accuracy": float(correct.mean()),
@@ -202,6 +209,7 @@ def temperature_scaling(
     n_bins: int = DEFAULT_BINS,
     min_items: int = MIN_FIT_ITEMS,
     name: str = "",
+    eval_pred: np.ndarray | None = None,
 ) -> TemperatureResult:
     """Fit ``T`` on the fit items, report calibration before/after on the eval items.
 
@@ -236,6 +244,6 @@ def temperature_scaling(
         temperature=temp,
         n_fit=int(len(fy)),
         n_eval=int(len(eval_y)),
-        before=calibration_summary(eval_proba, eval_y, n_bins),
-        after=calibration_summary(apply_temperature(eval_proba, temp), eval_y, n_bins),
+        before=calibration_summary(eval_proba, eval_y, n_bins, eval_pred),
+        after=calibration_summary(apply_temperature(eval_proba, temp), eval_y, n_bins, eval_pred),
     )
