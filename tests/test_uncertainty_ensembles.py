@@ -126,3 +126,18 @@ def test_custom_ensembles_and_one_model_runs(run):
     assert m["ensembles"]["pair"]["coverage"] < 0.8
     m1, _ = evaluate(preds, run.dataset.samples, run.cards[:1], run.dataset.labels)
     assert "ensembles" not in m1 and m1["calibration"]["ensembles"] == {}
+
+
+def test_failed_items_are_left_out_not_fatal(run):
+    """Items one model could not score: that model's rows shrink, ensembles vote without it."""
+    ids = [c.id for c in run.cards]
+    preds = PredictionStore(run.out).read(ids).copy()
+    bad = preds["sample_id"].isin(run.dataset.samples["sample_id"].iloc[:10]) & (preds["model_id"] == ids[0])
+    preds.loc[bad, "status"] = "unreadable"
+    m, _ = evaluate(preds, run.dataset.samples, run.cards, run.dataset.labels)
+    assert m["calibration"]["models"][ids[0]]["n"] == 242
+    assert m["selective"]["models"][ids[0]]["confidence"]["n"] == 242
+    assert m["calibration"]["models"][ids[1]]["n"] == 252
+    assert m["ensembles"]["vote-all"]["n"] == 252 and m["ensembles"]["vote-all"]["n_failed"] == 0
+    t = m["calibration"]["models"][ids[0]]["temperature"]
+    assert t["n_fit"] + t["n_eval"] == 242

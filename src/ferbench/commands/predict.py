@@ -82,7 +82,7 @@ def predict_images(
     present = {lab for c in cards for lab in c.canonical_classes}
     labels = [lab for lab in CANONICAL_LABELS if lab in present]
     cols = [CANONICAL_LABELS.index(lab) for lab in labels]
-    results = []
+    results: list[dict[str, Any]] = []
     for path in images:
         img = _read(path)
         if img is None:
