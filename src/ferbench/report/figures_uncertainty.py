@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
-from .figures_agreement import _svg  # noqa: E402
+from .figures import _RC, _svg  # noqa: E402
 
 
 def _rows(section: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Any]]]:
@@ -66,7 +66,7 @@ def reliability_svg(cal: Mapping[str, Any] | None) -> Markup | None:
         ax.set_ylabel("accuracy", fontsize=7)
         ax.tick_params(labelsize=6)
     fig.tight_layout()
-    return _svg(fig, "unc-rel")
+    return _svg(fig, "unc-rel", "Reliability diagrams: accuracy against confidence per bin")
 
 
 def risk_coverage_svg(sel: Mapping[str, Any] | None, score: str = "confidence") -> Markup | None:
@@ -92,7 +92,7 @@ def risk_coverage_svg(sel: Mapping[str, Any] | None, score: str = "confidence") 
     ax.set_title(f"Risk–coverage, ranked by {score}", fontsize=9)
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=6, loc="upper left")
-    return _svg(fig, f"unc-rc-{score}")
+    return _svg(fig, f"unc-rc-{score}", f"Risk-coverage curves ranked by {score}")
 
 
 def circumplex_svg(affect: Mapping[str, Any] | None) -> Markup | None:
@@ -118,11 +118,16 @@ def circumplex_svg(affect: Mapping[str, Any] | None) -> Markup | None:
     ax.tick_params(labelsize=7)
     if (affect or {}).get("models"):
         ax.legend(fontsize=6, loc="lower right")
-    return _svg(fig, "unc-va")
+    return _svg(fig, "unc-va", "Label coordinates on the valence/arousal plane")
 
 
 def uncertainty_figures(m: Mapping[str, Any]) -> dict[str, Markup | None]:
     """Every figure of the uncertainty partials, by name (absent sections give ``None``)."""
+    with plt.rc_context(_RC):
+        return _all(m)
+
+
+def _all(m: Mapping[str, Any]) -> dict[str, Markup | None]:
     return {
         "reliability": reliability_svg(m.get("calibration")),
         "risk_coverage": risk_coverage_svg(m.get("selective"), "confidence"),
