@@ -30,6 +30,7 @@ def main() -> None:
     ap.add_argument("--raters", type=int, default=9)
     ap.add_argument("--categories", type=int, default=7)
     ap.add_argument("--resamples", type=int, default=1000)
+    ap.add_argument("--sections", action="store_true", help="also time the metrics.json sections")
     args = ap.parse_args()
     r = synthetic(args.items, args.raters, args.categories, 0)
     t = time.perf_counter()
@@ -50,6 +51,35 @@ def main() -> None:
     print(
         f"Cohen's kappa, one pair, {args.resamples} resamples: {time.perf_counter() - t:.2f} s ({e.value:.4f})"
     )
+    if args.sections:
+        sections(r, args.categories)
+
+
+def sections(r: np.ndarray, k: int) -> None:
+    """Time the metrics.json sections (agreement, levels, disagreement) on the same synthetic predictions."""
+    import pandas as pd
+
+    from ferbench.analysis.agreement_disagreement import disagreement_section
+    from ferbench.analysis.agreement_levels import agreement_levels_section
+    from ferbench.evaluate import EvalContext, EvaluatedPredictions, agreement_section
+    from ferbench.labels import CANONICAL_LABELS
+
+    n, m = r.shape
+    labels = CANONICAL_LABELS[:k]
+    proba = np.random.default_rng(1).random((n, m, k), dtype=np.float32)
+    ev = EvaluatedPredictions(
+        np.arange(n).astype(str), r[:, 0], labels, [f"m{j}" for j in range(m)], r, proba,
+        np.zeros((n, m)), np.full((n, m), "ok", dtype=object),
+    )  # fmt: skip
+    ctx = EvalContext(ev, [], pd.DataFrame(), pd.DataFrame())
+    for name, fn in (
+        ("agreement", lambda: agreement_section(ev)),
+        ("agreement_levels (4 levels)", lambda: agreement_levels_section(ctx)),
+        ("disagreement", lambda: disagreement_section(ctx)),
+    ):
+        t = time.perf_counter()
+        fn()
+        print(f"{name} section, {n:,} items x {m} models: {time.perf_counter() - t:.1f} s")
 
 
 if __name__ == "__main__":

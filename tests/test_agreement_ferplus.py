@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import krippendorff
 import numpy as np
 import pandas as pd
@@ -135,7 +136,11 @@ def test_humans_command_on_real_vote_file(ferplus_root: Path) -> None:
 
 
 def test_ferplus_dataset_joins_pixels_by_row(
-    votes: pd.DataFrame, ferplus_root: Path, fer2013_root: Path, tmp_path: Path
+    votes: pd.DataFrame,
+    ferplus_root: Path,
+    fer2013_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     write_fer2013_csv(tmp_path / "fer2013.csv", votes, fer2013_root)
     ds = load_dataset("ferplus", ferplus_root, pixels=tmp_path / "fer2013.csv")
@@ -155,3 +160,40 @@ def test_ferplus_dataset_joins_pixels_by_row(
         load_dataset("ferplus", ferplus_root, pixels=tmp_path / "bad.csv")
     with pytest.raises(DatasetError, match="needs the original fer2013.csv"):
         load_dataset("ferplus", ferplus_root, pixels=tmp_path / "missing.csv")
+    monkeypatch.setenv("FERBENCH_FER2013_CSV", str(tmp_path / "fer2013.csv"))
+    assert load_dataset("ferplus", ferplus_root).samples["sample_id"].tolist() == s["sample_id"].tolist()
+    majority = load_dataset("ferplus", ferplus_root, label_rule="majority").samples
+    assert list(majority["label"]) == list(derive_labels(votes.iloc[:N_ROWS], "majority").dropna())
+
+
+def test_no_votes_gives_nulls_not_errors() -> None:
+    v = np.zeros((4, 8), dtype=int)
+    res = human_agreement(v, VOTE_LABELS)
+    assert (
+        res["fleiss_kappa"]["value"] is None
+        and "no face has an annotator vote" in res["fleiss_kappa"]["reason"]
+    )
+    assert res["n_without_votes"] == 4 and res["votes_per_face"] is None
+    m = model_vs_humans(v, np.zeros(4, dtype=int), VOTE_LABELS)
+    assert m["n_faces"] == 0 and m["soft_accuracy"]["value"] is None
+    json.dumps([res, m], allow_nan=False)
+
+
+def test_label_csv_layout_with_generated_pngs(ferplus_root: Path, fer2013_root: Path, tmp_path: Path) -> None:
+    """FER+'s own layout after its generation script: label.csv with the PNGs it names in the same folder."""
+    lines = (ferplus_root / "data" / "FER2013Test" / "label.csv").read_text().splitlines()[:12]
+    folder = tmp_path / "data" / "FER2013Test"
+    folder.mkdir(parents=True)
+    (folder / "label.csv").write_text("\n".join(lines) + "\n")
+    faces = sorted((fer2013_root / "test").glob("*/*.jpg"))[:12]
+    for line, face in zip(lines[:-1], faces, strict=False):  # the last listed PNG is missing on purpose
+        cv2.imwrite(str(folder / line.split(",")[0]), cv2.imread(str(face), cv2.IMREAD_GRAYSCALE))
+    ds = load_dataset("ferplus", tmp_path)
+    votes = load_ferplus_votes(tmp_path)
+    expected = derive_labels(votes).dropna()
+    assert list(ds.samples["label"]) == list(expected)
+    assert set(ds.samples["split"]) == {"PrivateTest"}
+    row = ds.samples.iloc[0]
+    img, _ = ds.read(row["sample_id"], row["path"])
+    assert img.ndim == 3 and img.shape[:2] == (48, 48)
+    assert "missing" in ds.description

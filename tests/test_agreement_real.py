@@ -128,6 +128,18 @@ def test_disagreement_section(fer_run: RunResult) -> None:
             if i != j:
                 ref += confusion_matrix(r[:, i], r[:, j], labels=range(len(labels)))
     assert np.array_equal(np.array(d["pair_confusion"]), ref)
+    # every disagreeing (model pair, face) is counted once under its label pair
+    n_pair_disagreements = sum(int(np.sum(r[:, i] != r[:, j])) for i in range(3) for j in range(i + 1, 3))
+    pairs = d["top_confused_pairs"]
+    first = pairs[0]
+    a, b = labels.index(first["labels"][0]), labels.index(first["labels"][1])
+    direct = sum(
+        int(np.sum((r[:, i] == a) & (r[:, j] == b) | (r[:, i] == b) & (r[:, j] == a)))
+        for i in range(3)
+        for j in range(i + 1, 3)
+    )
+    assert first["count"] == direct
+    assert first["share_of_disagreements"] == pytest.approx(direct / n_pair_disagreements)
     ents = [it["vote_entropy"] for it in d["disputed_items"]]
     assert ents == sorted(ents, reverse=True) and len(ents) == 20
     ids = list(fer_run.evaluated.sample_ids)
@@ -202,3 +214,20 @@ def test_compare_and_report(fer_run: RunResult, tmp_path: Path) -> None:
     for sec in ("agreement-levels", "disagreement"):
         assert f'id="{sec}"' in html
     assert fer_run.metrics["disagreement"]["disputed_items"][0]["sample_id"] in html
+
+
+def test_agreement_figures_are_deterministic_and_scoped(fer_run: RunResult) -> None:
+    import re
+
+    from ferbench.report.figures_agreement import section_figures
+
+    a = section_figures(fer_run.metrics)
+    b = section_figures(json.loads(json.dumps(fer_run.metrics)))
+    assert a == b
+    drawn = [svg for svg in a.values() if svg is not None]
+    assert len(drawn) == 4  # per-class, levels, pair confusion, by label (no votes: no humans figure)
+    ids: list[str] = []
+    for svg in drawn:
+        assert svg.startswith("<svg") and "<metadata" not in svg and "dc:date" not in svg
+        ids += re.findall(r'\sid="([^"]+)"', svg)
+    assert len(ids) == len(set(ids))  # no id collides across inline figures

@@ -120,8 +120,10 @@ def _print_summary(m: dict[str, Any]) -> None:
         t.add_row(mid, _fmt(s["accuracy"], True), _fmt(s["macro_f1"]), str(s["n_failed"]))
     console.print(t)
     a = m["agreement"]
+    fk = a["fleiss_kappa"]
+    ci = f" [95% CI {_fmt(fk['ci_low'])}, {_fmt(fk['ci_high'])}]" if fk.get("ci_low") is not None else ""
     console.print(
-        f"Fleiss' kappa across models: {_fmt(a['fleiss_kappa']['value'])} "
+        f"Fleiss' kappa across models: {_fmt(fk['value'])}{ci} "
         f"(percent agreement {_fmt(a['percent_agreement'], True)}, {a['n_items']} items)"
     )
 

@@ -39,7 +39,7 @@ def disagreement_section(ctx: EvalContext) -> dict[str, Any] | None:
     off.sort(key=lambda t: (-t[0], t[1], t[2]))
     n_dis = int(sum(t[0] for t in off))
     pairs = [
-        {"labels": [labels[i], labels[j]], "count": int(c // 2), "share_of_disagreements": float(c / n_dis)}
+        {"labels": [labels[i], labels[j]], "count": int(c), "share_of_disagreements": float(c / n_dis)}
         for c, i, j in off[:N_PAIRS]
     ]
     counts = rating_counts(r, k)

@@ -31,6 +31,7 @@ import numpy as np
 Method = Literal["auto", "multinomial", "index"]
 
 DEFAULT_RESAMPLES = 1000
+_BINCOUNT_LIMIT = 1 << 22
 DEFAULT_CONFIDENCE = 0.95
 
 
@@ -64,6 +65,14 @@ def compress(table: np.ndarray) -> Patterns:
         if t.shape[1] * np.log2(max(base, 2)) < 62:
             weights = base ** np.arange(t.shape[1], dtype=np.int64)
             key = t.astype(np.int64) @ weights
+            space = base ** t.shape[1]
+            if space <= _BINCOUNT_LIMIT:  # small key space: counting beats sorting
+                counts = np.bincount(key, minlength=space)
+                present = np.flatnonzero(counts)
+                lut = np.zeros(space, dtype=np.int64)
+                lut[present] = np.arange(len(present))
+                digits = (present[:, None] // weights[None, :]) % base
+                return Patterns(digits.astype(t.dtype), counts[present].astype(np.int64), lut[key])
             uniq, first, inverse, freq = np.unique(
                 key, return_index=True, return_inverse=True, return_counts=True
             )

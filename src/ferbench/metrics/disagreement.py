@@ -52,11 +52,15 @@ def most_disputed(
     r = np.asarray(ratings)
     counts = rating_counts(r, n_categories)
     ent = vote_entropy(counts)
-    soft = np.zeros(len(r))
-    if proba is not None:
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(np.asarray(proba, dtype=np.float64), axis=1)
-        soft = vote_entropy(np.nan_to_num(mean, nan=0.0))
     eligible = np.flatnonzero(counts.sum(axis=1) >= 2)
-    order = np.lexsort((eligible, -soft[eligible], -ent[eligible]))
+    if len(eligible) > n:  # only items that can make the list need the (costly) tie-break
+        cut = np.partition(ent[eligible], len(eligible) - n)[len(eligible) - n]
+        eligible = eligible[ent[eligible] >= cut]
+    soft = np.zeros(len(eligible))
+    if proba is not None and len(eligible):
+        p = np.asarray(proba)[eligible].astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(p, axis=1)
+        soft = vote_entropy(np.nan_to_num(mean, nan=0.0))
+    order = np.lexsort((eligible, -soft, -ent[eligible]))
     return eligible[order[:n]]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .agreement import Estimate, ci_info, cohen_kappa_estimate, count_agreement
+from .agreement import CountAgreement, Estimate, ci_info, cohen_kappa_estimate, count_agreement
 from .bootstrap import (
     DEFAULT_CONFIDENCE,
     DEFAULT_RESAMPLES,
@@ -31,6 +31,8 @@ from .bootstrap import (
     resample_weights,
     rng_for,
 )
+
+NO_VOTES = "no face has an annotator vote on the evaluated labels"
 
 
 def plurality(votes: np.ndarray) -> np.ndarray:
@@ -86,7 +88,14 @@ def human_agreement(
     """Annotators' agreement from a vote matrix, plus the plurality-label counts."""
     v = np.asarray(votes, dtype=np.int64)
     voted = v.sum(axis=1) > 0
-    res = count_agreement(v[voted], labels, seed=seed, n_resamples=n_resamples, key=key).to_json()
+    if voted.any():
+        res = count_agreement(v[voted], labels, seed=seed, n_resamples=n_resamples, key=key).to_json()
+    else:
+        none = Estimate(None, None, None, NO_VOTES)
+        res = CountAgreement(
+            0, 0, 0, none, none, none, none, none, none, {lab: none for lab in labels},
+            ci_info(n_resamples, DEFAULT_CONFIDENCE, seed),
+        ).to_json()  # fmt: skip
     plur = plurality(v)
     res.update(
         {
@@ -114,6 +123,16 @@ def model_vs_humans(
     p = np.asarray(pred)
     k = len(labels)
     ok = (p >= 0) & (v.sum(axis=1) > 0)
+    if not ok.any():
+        null = Estimate(None, None, None, "no face has both a model label and an annotator vote").to_json()
+        return {
+            "n_faces": 0,
+            "n_with_plurality": 0,
+            "plurality_accuracy": null,
+            "plurality_kappa": null,
+            "soft_accuracy": null,
+            "alpha_with_model": null,
+        }
     v, p = v[ok], p[ok]
     plur = plurality(v)
     has = plur >= 0

@@ -60,7 +60,8 @@ def scope_svg(svg: str, prefix: str, label: str | None = None) -> str:
 def _svg(fig: plt.Figure, prefix: str, label: str) -> Markup:
     """The figure as inline SVG, marked safe for the template: matplotlib's XML writer escaped its text."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    with matplotlib.rc_context({"svg.hashsalt": _RC["svg.hashsalt"]}):  # stable ids whoever drew the figure
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     return Markup(scope_svg(buf.getvalue(), prefix, label))
 

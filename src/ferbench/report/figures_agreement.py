@@ -7,8 +7,6 @@ model ids and numbers, escaped by matplotlib's XML writer) or ``None`` when its 
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -19,20 +17,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
+from .figures import _RC  # noqa: E402
+from .figures import _svg as shared_svg  # noqa: E402
+
 Row = tuple[str, float | None, float | None, float | None]
 
 
 def _svg(fig: plt.Figure, prefix: str) -> Markup:
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buf.getvalue()
-    text = text[text.index("<svg") :]
-    # matplotlib ids (clip paths, glyphs) repeat across figures; scope them so inline SVGs do not collide.
-    ids = set(re.findall(r'id="([^"]+)"', text))
-    for i in sorted(ids, key=len, reverse=True):
-        text = re.sub(rf'(["#(]){re.escape(i)}([")])', rf"\g<1>{prefix}-{i}\g<2>", text)
-    return Markup(text)
+    """Inline SVG through the report's one SVG writer (no date metadata, ids scoped by ``prefix``)."""
+    return shared_svg(fig, prefix, prefix.replace("-", " "))
 
 
 def forest_svg(
@@ -145,4 +138,5 @@ SECTION_FIGURES: dict[str, Callable[[Mapping[str, Any]], Markup | None]] = {
 
 def section_figures(m: Mapping[str, Any]) -> dict[str, Markup | None]:
     """Every agreement figure for a metrics document, by name (absent sections give ``None``)."""
-    return {name: fn(m) for name, fn in SECTION_FIGURES.items()}
+    with plt.rc_context(_RC):  # text stays text, no mathtext: the report's figure settings
+        return {name: fn(m) for name, fn in SECTION_FIGURES.items()}
