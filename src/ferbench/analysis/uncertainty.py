@@ -221,10 +221,12 @@ def selective_section(ctx: EvalContext) -> dict[str, Any] | None:
             e = t["eval_mask"]
             cal = np.full(len(y), np.nan)
             cal[e] = apply_temperature(p.proba[e], t["result"].temperature).max(axis=1)
+            # the same vector before scaling (for a vote ensemble: the vote share, not `confidence`)
+            raw = np.where(ok, np.nan_to_num(p.proba, nan=0.0).max(axis=1), np.nan)
             row["calibrated"] = {
                 "split": temps["eval_split"],
                 "temperature": t["result"].temperature,
-                "confidence": _sel(conf, correct, e),
+                "confidence": _sel(raw, correct, e),
                 "calibrated": _sel(cal, correct, e),
             }
         else:
@@ -236,7 +238,8 @@ def selective_section(ctx: EvalContext) -> dict[str, Any] | None:
             "confidence": "the largest restricted probability (model) or the mean member probability of the "
             "chosen label (ensemble)",
             "agreement": "share of the other models (model) or of the members (ensemble) giving the same label",
-            "calibrated": "largest probability after temperature scaling, on the eval split only",
+            "calibrated": "largest entry of the model's (ensemble's) vector after temperature scaling, next to "
+            "the same before scaling, on the eval split only",
         },
         "aurc": "mean selective risk over the ranked items, tied confidences answered together; lower is better",
         **rows,
