@@ -3,6 +3,8 @@ temperature, the refusals, and the section on real model outputs for FER2013 Pub
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from _uncertainty_data import real_run
@@ -192,3 +194,16 @@ def test_fit_and_eval_splits_can_be_chosen_and_must_differ(run):
     same = {"calibration_fit_split": "PublicTest", "calibration_eval_split": "PublicTest"}
     m, _ = evaluate(preds, run.dataset.samples, run.cards, run.dataset.labels, options=same)
     assert "same" in m["calibration"]["temperature_protocol"]["reason"]
+
+
+def test_sigmoid_models_are_flagged_and_still_measured(run):
+    """A card whose outputs are sigmoids (renormalised) is marked uncalibrated, and its numbers still come out."""
+    cards = [dataclasses.replace(run.cards[0], output="sigmoid"), *run.cards[1:]]
+    ids = [c.id for c in cards]
+    m, _ = evaluate(PredictionStore(run.out).read(ids), run.dataset.samples, cards, run.dataset.labels)
+    row = m["calibration"]["models"][ids[0]]
+    assert row["calibrated_scores"] is False and row["n"] == 252 and row["ece"] is not None
+    assert row["temperature"]["status"] == "fitted"
+    assert m["calibration"]["models"][ids[1]]["calibrated_scores"] is True
+    # a mean ensemble with an uncalibrated member is itself flagged
+    assert m["calibration"]["ensembles"]["mean-all"]["calibrated_scores"] is False
