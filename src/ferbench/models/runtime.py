@@ -56,13 +56,15 @@ class OnnxSession:
 class LiteRTSession:
     """A TFLite interpreter from ``ai-edge-litert``; runs one image per invoke (TFLite's fixed batch)."""
 
-    def __init__(self, path: Path, *, threads: int = 0) -> None:
+    def __init__(self, path: Path, *, threads: int = 0, model_id: str = "") -> None:
         try:
             from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:  # pragma: no cover - depends on the platform
+        except ImportError:
+            who = f"model '{model_id}': " if model_id else ""
             raise ModelError(
-                f"model file '{path}' needs the LiteRT runtime: pip install ai-edge-litert"
-            ) from exc
+                f"{who}weight file '{path}' needs the LiteRT runtime, which is not installed; "
+                "run `pip install ai-edge-litert` (Linux, macOS) or leave this model out of --models"
+            ) from None
         self._interp = Interpreter(model_path=str(path), num_threads=threads or None)
         self._interp.allocate_tensors()
         self._in = self._interp.get_input_details()[0]
