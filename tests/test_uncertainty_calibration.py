@@ -167,7 +167,14 @@ def test_real_calibration_section(run):
         assert t["before"]["accuracy"] == t["after"]["accuracy"]
     # ensembles are measured like models; vote shares are flagged as uncalibrated
     assert cal["ensembles"]["vote-all"]["calibrated_scores"] is False
-    assert cal["ensembles"]["mean-all"]["calibrated_scores"] is True
+    all_softmax = all(c.calibrated_scores for c in run.cards)
+    assert cal["ensembles"]["mean-all"]["calibrated_scores"] is all_softmax
+    # sigmoid models are flagged and still measured; a 5-class model (no fear, no disgust) too
+    sig = cal["models"]["facial-emotion-recognition-networkv2"]
+    assert sig["calibrated_scores"] is False and sig["temperature"]["status"] == "fitted"
+    five = cal["models"]["emotion-model-cnn5"]
+    assert m["models"]["emotion-model-cnn5"]["missing_labels"] == ["fear", "disgust"]
+    assert five["n"] == 252 and five["nll"] > 1.0  # the faces it can never label cost it dearly
     # an ensemble's calibration row scores the ensemble's own labels (vote ties broken its way)
     for name in ("vote-all", "mean-all"):
         assert cal["ensembles"][name]["accuracy"] == pytest.approx(m["ensembles"][name]["accuracy"])

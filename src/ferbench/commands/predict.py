@@ -23,13 +23,14 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from ..cli import ModelStore, app, console
+from ..cli import ModelStores, app, console
 from ..datasets.fer2013 import IMAGE_SUFFIXES
 from ..ensembles import LOW_CONFIDENCE, NO_FACE, combine
 from ..errors import FerbenchError
 from ..labels import CANONICAL_LABELS
 from ..metrics.selective import check_threshold
 from ..models import create, resolve_models
+from ..models.store import StoreSpec
 from .predict_faces import detect_faces
 
 NOTE = (
@@ -66,7 +67,7 @@ def predict_images(
     target: str | os.PathLike[str],
     *,
     models: str | Sequence[str] = "all",
-    model_store: str | os.PathLike[str] | None = None,
+    model_store: StoreSpec = None,
     abstain_below: float = 0.5,
     min_agreement: float = 0.5,
     method: str = "mean",
@@ -199,7 +200,7 @@ def predict(
     ] = 0.5,
     method: Annotated[str, typer.Option(help="How several models combine: mean or vote.")] = "mean",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    model_store: ModelStore = None,
+    model_store: ModelStores = None,
 ) -> None:
     """Label the facial expressions in photos, or say "uncertain" and why."""
     res = predict_images(

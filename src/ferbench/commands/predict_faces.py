@@ -10,7 +10,6 @@ Crop: the box made square on its longer side about its centre and grown by 10% o
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..hashing import sha256_file
-from ..models.store import resolve_store
+from ..models.store import StoreSpec, store_paths
 
 YUNET_PATH = "yunet-face-detector/yunet_s_640_640.onnx"
 YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
@@ -34,13 +33,17 @@ _lock = threading.Lock()
 _nets: dict[str, cv2.FaceDetectorYN] = {}
 
 
-def yunet_path(store: str | os.PathLike[str] | None = None) -> Path:
-    """The verified YuNet weight file (raises ``ModelError`` if missing or altered)."""
-    path = resolve_store(store) / YUNET_PATH
-    if not path.is_file():
+def yunet_path(store: StoreSpec = None) -> Path:
+    """The verified YuNet weight file from the first store folder holding it (``ModelError`` if missing
+    or altered)."""
+    folders = store_paths(store)
+    found = [f / YUNET_PATH for f in folders if (f / YUNET_PATH).is_file()]
+    if not found:
         raise ModelError(
-            f"face detector '{path}' not found; point --model-store at the folder holding {YUNET_PATH}"
+            f"face detector {YUNET_PATH} not found in {', '.join(map(str, folders))}; point --model-store at "
+            "the folder holding it"
         )
+    path = found[0]
     digest = sha256_file(path)
     if digest != YUNET_SHA256:
         raise ModelError(
@@ -64,7 +67,7 @@ def square_crop(img: np.ndarray, box: Box, margin: float = MARGIN) -> np.ndarray
     return img[b0:b1, a0:a1].copy()
 
 
-def detect_faces(bgr: np.ndarray, store: str | os.PathLike[str] | None = None) -> list[DetectedFace]:
+def detect_faces(bgr: np.ndarray, store: StoreSpec = None) -> list[DetectedFace]:
     """Every face YuNet finds in a BGR uint8 image, largest first, as (box, crop, score)."""
     key = str(yunet_path(store))
     h, w = bgr.shape[:2]
