@@ -116,3 +116,13 @@ def test_dataset_valence_arousal_columns_are_compared(run):
     assert vs["arousal"]["rmse"] == pytest.approx(0.2)
     assert vs["arousal"]["ccc"] == pytest.approx(lin_ccc(va[:, 1], va[:, 1] + 0.2))
     assert m["affect"]["dataset_ratings"] is not None
+
+
+def test_native_note_names_models_with_their_own_valence_arousal(run):
+    import dataclasses
+
+    cards = [dataclasses.replace(run.cards[0], extra_outputs={"valence": 7, "arousal": 8}), *run.cards[1:]]
+    ids = [c.id for c in cards]
+    m, _ = evaluate(PredictionStore(run.out).read(ids), run.dataset.samples, cards, run.dataset.labels)
+    assert m["affect"]["native"].startswith(ids[0]) and "does not keep" in m["affect"]["native"]
+    assert "no model in this run" in run.metrics["affect"]["native"]

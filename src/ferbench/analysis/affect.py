@@ -36,6 +36,16 @@ def _vs_dataset(va: np.ndarray, ok: np.ndarray, truth: np.ndarray) -> dict[str, 
     return out
 
 
+def _native_note(ctx: EvalContext) -> str:
+    native = [c.id for c in ctx.cards if {"valence", "arousal"} <= set(getattr(c, "extra_outputs", {}) or {})]
+    if not native:
+        return "no model in this run reports its own valence/arousal; all values come from label coordinates"
+    return (
+        f"{', '.join(native)} also output their own valence/arousal, which the prediction store does not keep "
+        "yet; the values here come from label coordinates for every model"
+    )
+
+
 @register_section("affect")
 def affect_section(ctx: EvalContext) -> dict[str, Any] | None:
     ev = ctx.ev
@@ -82,5 +92,5 @@ def affect_section(ctx: EvalContext) -> dict[str, Any] | None:
         "models": models,
         "agreement": agreement,
         "dataset_ratings": "valence and arousal columns compared" if truth is not None else None,
-        "native": "no model in this run reports its own valence/arousal; all values come from label coordinates",
+        "native": _native_note(ctx),
     }
