@@ -5,7 +5,13 @@ registers them all. Builders turn an :class:`~ferbench.evaluate.EvalContext` int
 calling the pure functions in :mod:`ferbench.metrics`.
 """
 
-from . import agreement_disagreement, agreement_humans, agreement_levels  # noqa: F401,E402  (register sections)
+from . import (  # noqa: F401,E402  (register sections)
+    affect,
+    agreement_disagreement,
+    agreement_humans,
+    agreement_levels,
+    uncertainty,
+)
 from . import faces as _faces  # noqa: F401,E402  (faces, video)
-from . import fairness as _fairness  # noqa: F401
-from . import robustness as _robustness  # noqa: F401
+from . import fairness as _fairness  # noqa: F401,E402
+from . import robustness as _robustness  # noqa: F401,E402

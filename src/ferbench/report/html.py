@@ -21,6 +21,7 @@ from .context import MAX_DISAGREEMENT_ROWS, MAX_FAILURE_ROWS, build_context
 from .figures import KAPPA_BANDS, confusion_svg, kappa_heatmap_svg, kappa_scale_svg
 from .figures_agreement import section_figures
 from .figures_robustness import section_figures as robustness_figures
+from .figures_uncertainty import uncertainty_figures
 
 if TYPE_CHECKING:
     from ..api import RunResult
@@ -63,10 +64,14 @@ SECTION_TEMPLATES: list[tuple[str, str]] = [
     ("agreement_levels", "agreement_levels.html.j2"),
     ("disagreement", "disagreement.html.j2"),
     ("humans", "humans.html.j2"),
-    ("faces", "faces.html.j2"),
-    ("video", "video.html.j2"),
+    ("affect", "affect.html.j2"),
+    ("calibration", "calibration.html.j2"),
+    ("selective", "selective.html.j2"),
+    ("ensembles", "ensembles.html.j2"),
     ("fairness", "fairness.html.j2"),
     ("robustness", "robustness.html.j2"),
+    ("faces", "faces.html.j2"),
+    ("video", "video.html.j2"),
 ]
 
 
@@ -87,6 +92,8 @@ def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
         "agreement_sections": section_figures(m),
         # figures for the fairness and robustness partials, drawn from the metrics alone
         "fairness_robustness": robustness_figures(m),
+        # figures for the calibration, selective and affect partials
+        "uncertainty": uncertainty_figures(m),
     }
 
 
