@@ -167,7 +167,12 @@ def calibration_section(ctx: EvalContext) -> dict[str, Any] | None:
     for p in st["predictors"]:
         ok = p.pred >= 0
         if not ok.any():
-            row: dict[str, Any] = {"n": 0, "reason": "no scored items"}
+            row: dict[str, Any] = {
+                "n": 0,
+                "reason": "no scored items",
+                **dict.fromkeys(("accuracy", "mean_confidence", "ece", "brier", "nll")),
+                "reliability": [],
+            }
         else:
             row = calibration_summary(p.proba[ok], ctx.ev.y_true[ok], bins, p.pred[ok])
         row["calibrated_scores"] = p.calibrated_scores
