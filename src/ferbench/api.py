@@ -16,6 +16,7 @@ import pyarrow as pa
 from .datasets import Dataset, load_dataset
 from .engine import EngineOptions, EngineReport, PredictionStore, run_models
 from .engine.store import atomic_write_parquet
+from .errors import FerbenchError
 from .evaluate import EvaluatedPredictions, evaluate
 from .labels import CANONICAL_LABELS
 from .models import resolve_models
@@ -85,11 +86,16 @@ def run(
     command: str | None = None,
     progress: Callable[[int, int], Callable[[int], None]] | None = None,
     write_report: bool = True,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
 ) -> RunResult:
     """Run models over a dataset, store per-item predictions, and write ``metrics.json`` and ``report.html``.
 
     Re-running with the same ``out`` reuses every stored prediction; only missing (sample, model) pairs are
-    computed, so an interrupted run resumes where it stopped.
+    computed, so an interrupted run resumes where it stopped. ``engine="ray"`` computes them on a Ray cluster
+    (``address``: ``auto``, ``HOST:PORT``, or None for a local instance; ``workers``: model actors) and
+    writes the same store.
     """
     if isinstance(dataset, Dataset):
         ds = dataset.select(split, limit, seed)
@@ -101,7 +107,23 @@ def run(
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = PredictionStore(out_dir)
-    report = run_models(ds, cards, store, model_store=model_store, options=options, progress=progress)
+    if engine == "ray":
+        from .engine.ray_engine import run_models_ray
+
+        report = run_models_ray(
+            ds,
+            cards,
+            store,
+            model_store=model_store,
+            options=options,
+            progress=progress,
+            address=address,
+            workers=workers,
+        )
+    elif engine == "local":
+        report = run_models(ds, cards, store, model_store=model_store, options=options, progress=progress)
+    else:
+        raise FerbenchError(f"unknown engine '{engine}'; use 'local' or 'ray'")
 
     ids = [c.id for c in cards]
     preds = store.read(ids)
@@ -132,7 +154,13 @@ def run(
             {
                 "data_root": str(ds.root),
                 "limit": limit,
-                "engine": {"computed": report.computed, "reused": report.reused},
+                "engine": {
+                    "computed": report.computed,
+                    "reused": report.reused,
+                    "name": engine,
+                    "device": report.device,
+                    "notes": report.notes,
+                },
             },
         ),
     }
