@@ -93,17 +93,18 @@ class ModelWorker:
             for w in self.work
             if need[w.card.id].any()
         ]
-        out: list[tuple[str, pa.Table]] = []
+        out: dict[str, list[pa.Table]] = {}
         compute(
             shard,
             work,
             self.plan,
             variant=self.options.variant,
             chunk_size=self.options.chunk_size,
-            emit=lambda card, table: out.append((card.id, table)),
+            emit=lambda card, table: out.setdefault(card.id, []).append(table),
             transform=transform,
         )
-        return out
+        # One table per model per shard: the driver writes one part each.
+        return [(mid, pa.concat_tables(tables)) for mid, tables in out.items()]
 
 
 def _init_ray(ray: Any, address: str | None, workers: int | None) -> bool:

@@ -10,6 +10,7 @@ match; anything else is recomputed. ``predictions.parquet`` is the consolidated 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -89,7 +90,8 @@ class PredictionStore:
         variants = pc.unique(table["variant"]).to_pylist()
         if len(model_ids) != 1 or len(variants) != 1:
             raise ValueError("a part holds rows of exactly one model and one variant")
-        name = f"part-{uuid.uuid4().hex}.parquet"
+        # Time-ordered names: parts sort in write order, so a rewritten key's later row wins on read.
+        name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
         path = self.parts_dir / str(model_ids[0]) / str(variants[0]) / name
         atomic_write_parquet(table, path)
         return path
@@ -159,12 +161,15 @@ class PredictionStore:
         if t.num_rows == 0:
             return np.zeros(len(samples), dtype=bool)
         done = _key_array(t["sample_id"], t["stamp"])
-        want = _key_array(pa.array(samples["sample_id"].astype(str)), pa.array(samples["stamp"].astype(str)))
+        want = _key_array(
+            pa.array(samples["sample_id"].to_numpy(dtype=object), pa.string()),
+            pa.array(samples["stamp"].to_numpy(dtype=object), pa.string()),
+        )
         return pc.is_in(want, value_set=done).to_numpy(zero_copy_only=False)
 
 
 def _key_array(sample_id: pa.Array | pa.ChunkedArray, stamp: pa.Array | pa.ChunkedArray) -> pa.Array:
-    joined = pc.binary_join_element_wise(sample_id, stamp, "\x00")
+    joined = pc.binary_join_element_wise(sample_id.cast(pa.string()), stamp.cast(pa.string()), "\x00")
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
 
@@ -179,4 +184,4 @@ def _drop_earlier_duplicates(table: pa.Table) -> pa.Table:
     )
     if len(idx) == n:
         return table
-    return table.take(pc.sort_indices(idx))
+    return table.take(pa.array(np.sort(idx.to_numpy())))
