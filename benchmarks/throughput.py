@@ -281,7 +281,7 @@ def _samples_frame(sid: np.ndarray):  # type: ignore[no-untyped-def]
 # ----------------------------------------------------------------------------------------------------- Ray
 def ray_scaling(
     ds: Dataset, cards: list[ModelCard], model_store: str, tmp: Path
-) -> list[tuple[int, float]] | str:
+) -> list[tuple[int, float, float]] | str:
     try:
         import ray
     except ImportError:
@@ -298,15 +298,10 @@ def ray_scaling(
     try:
         out = []
         for workers in (1, 2):
-            with Timer() as t:
-                run_models_ray(
-                    ds,
-                    cards,
-                    PredictionStore(tmp / f"ray{workers}"),
-                    model_store=model_store,
-                    workers=workers,
-                )
-            out.append((workers, t.wall))
+            rep = run_models_ray(
+                ds, cards, PredictionStore(tmp / f"ray{workers}"), model_store=model_store, workers=workers
+            )
+            out.append((workers, rep.timings["compute"], rep.timings["setup"]))
         return out
     finally:
         ray.shutdown()
@@ -462,16 +457,17 @@ def main() -> None:
         rn = min(args.ray_limit, n)
         rds = ds.select(limit=rn, seed=1)
         print(
-            f"\nRay engine, local instance with 2 CPUs, {rn:,} images x {len(cards)} models (actor start-up included):"
+            f"\nRay engine, local instance with 2 CPUs, {rn:,} images x {len(cards)} models (actor start-up shown apart):"
         )
         res = ray_scaling(rds, cards, args.model_store, tmp)
         if isinstance(res, str):
             print(f"  skipped: {res}")
         else:
             base = res[0][1]
-            for w, s in res:
+            for w, s, setup in res:
                 print(
-                    f"  {w} worker(s): {s:6.2f} s  {rn * len(cards) / s:8.0f} predictions/s  (x{base / s:.2f})"
+                    f"  {w} worker(s): {s:6.2f} s computing, {rn * len(cards) / s:6.0f} predictions/s"
+                    f" (x{base / s:.2f}); start-up {setup:.2f} s"
                 )
     shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nload average at end: {load_avg()}")

@@ -90,3 +90,28 @@ def test_ray_engine_runs_the_transform_on_the_workers(
     got = _sorted(remote.read(variant="crop40"))
     pd.testing.assert_frame_equal(_sorted(local.read(variant="crop40")), got)
     assert set(got.loc[got["status"] == "no_face", "sample_id"]) == drop
+
+
+def test_cli_engine_ray(ray_two_workers, fer2013_root: Path, model_store: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from ferbench.cli import app
+
+    args = [
+        "run", "--dataset", "fer2013-images", "--data-root", str(fer2013_root), "--split", "test",
+        "--limit", "24", "--models", "oarriaga-mini-xception-119", "--model-store", str(model_store),
+    ]  # fmt: skip
+    res = CliRunner().invoke(
+        app, [*args, "--out", str(tmp_path / "ray"), "--engine", "ray", "--workers", "2"]
+    )
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "local")])
+    assert res.exit_code == 0, res.output
+    ray_m = json.loads((tmp_path / "ray" / "metrics.json").read_text())
+    loc_m = json.loads((tmp_path / "local" / "metrics.json").read_text())
+    assert ray_m["provenance"]["engine"]["name"] == "ray"
+    assert ray_m["models"] == loc_m["models"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "x"), "--engine", "spark"])
+    assert res.exit_code != 0

@@ -97,6 +97,8 @@ def run(
     (``address``: ``auto``, ``HOST:PORT``, or None for a local instance; ``workers``: model actors) and
     writes the same store.
     """
+    if engine not in ("local", "ray"):
+        raise FerbenchError(f"unknown engine '{engine}'; use 'local' or 'ray'")
     if isinstance(dataset, Dataset):
         ds = dataset.select(split, limit, seed)
     else:
@@ -120,10 +122,8 @@ def run(
             address=address,
             workers=workers,
         )
-    elif engine == "local":
-        report = run_models(ds, cards, store, model_store=model_store, options=options, progress=progress)
     else:
-        raise FerbenchError(f"unknown engine '{engine}'; use 'local' or 'ray'")
+        report = run_models(ds, cards, store, model_store=model_store, options=options, progress=progress)
 
     ids = [c.id for c in cards]
     preds = store.read(ids)

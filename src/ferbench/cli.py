@@ -63,7 +63,7 @@ def run(
     ] = None,
     model_store: ModelStore = None,
     batch_size: Annotated[
-        int, typer.Option(help="Images per model call (0: automatic, 16 on CPU, 128 on CUDA).")
+        int, typer.Option(help="Images per model call (0: automatic, 8 on CPU, 128 on CUDA).")
     ] = 0,
     threads: Annotated[
         int,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,7 @@ def run_models_ray(
     for c in active:
         verified_weight_path(c, model_store)
 
+    t0 = time.perf_counter()
     started = _init_ray(ray, address, workers)
     try:
         resources = ray.cluster_resources()
@@ -178,6 +180,7 @@ def run_models_ray(
         for note in {i["note"] for i in infos if i["note"]}:
             notes += announce(f"on a Ray worker: {note}")
         actor_device = infos[0]["device"]
+        t1 = time.perf_counter()
 
         any_need = np.logical_or.reduce([todo[c.id] for c in active])
         positions = np.flatnonzero(any_need)
@@ -200,9 +203,11 @@ def run_models_ray(
                 store.write_part(table)
                 computed[model_id] += table.num_rows
                 advance(table.num_rows)
+        t2 = time.perf_counter()
         for a in actors:
             ray.kill(a)
     finally:
         if started:
             ray.shutdown()
-    return EngineReport(computed, reused, device=actor_device, notes=notes)
+    timings = {"setup": t1 - t0, "compute": t2 - t1, "workers": float(n_workers)}
+    return EngineReport(computed, reused, device=actor_device, notes=notes, timings=timings)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,13 +45,13 @@ ProgressFn = Callable[[int], None]
 # (e.g. "no_face"), which is recorded for that sample. Its output is cached under ``EngineOptions.variant``.
 Transform = Callable[[np.ndarray, pd.Series], np.ndarray]
 
-CPU_BATCH = 16  # measured best or near-best per-call batch for the zoo's CNNs on one core (performance.md)
+CPU_BATCH = 8  # best or near-best per-call batch for the zoo's CNNs on one core (docs/performance.md)
 CUDA_BATCH = 128
 
 
 @dataclass(frozen=True)
 class EngineOptions:
-    batch_size: int = 0  # images per model call; 0: 16 on CPU, 128 on CUDA
+    batch_size: int = 0  # images per model call; 0: 8 on CPU, 128 on CUDA
     chunk_size: int = 512
     threads: int = 0  # ONNX Runtime intra-op threads per call; 0: 1 on CPU (one call per core in flight)
     decode_workers: int = 0  # 0: os.cpu_count()
@@ -67,6 +68,7 @@ class EngineReport:
     reused: dict[str, int]
     device: str = "cpu"
     notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: "setup" (load models), "compute"
 
     @property
     def total_computed(self) -> int:
@@ -328,9 +330,11 @@ def run_models(
     computed = {c.id: 0 for c in cards}
     if not any(m.any() for m in todo.values()):
         return EngineReport(computed, reused, device=opts.device)
+    t0 = time.perf_counter()
     pl = plan(opts)
     notes = announce(pl.note)
     work = prepare_work(cards, todo, model_store, pl)
+    t1 = time.perf_counter()
     total = int(sum(w.need.sum() for w in work))
     advance = progress(total, len(work)) if progress else (lambda n: None)
 
@@ -348,4 +352,5 @@ def run_models(
         transform=transform,
         advance=advance,
     )
-    return EngineReport(computed, reused, device=pl.device, notes=notes)
+    timings = {"setup": t1 - t0, "compute": time.perf_counter() - t1}
+    return EngineReport(computed, reused, device=pl.device, notes=notes, timings=timings)
