@@ -64,48 +64,81 @@ def shard_dataset(dataset: Dataset, positions: np.ndarray) -> Dataset:
 
 
 class ModelWorker:
-    """What one Ray actor holds: every model of the run, loaded once, and a one-core pipeline plan."""
+    """What one Ray actor holds: the models it has been asked for (loaded once each) and a pipeline plan.
 
-    def __init__(
-        self,
-        cards: list[ModelCard],
-        model_store: str | None,
-        options: EngineOptions,
-        cpus: int,
-    ) -> None:
+    Models load lazily, on the first shard that needs them, and stay loaded: a driver that calls the engine
+    again (another perturbation, another model subset) reuses the actors and their sessions.
+    """
+
+    def __init__(self, model_store: str | None, options: EngineOptions, cpus: int) -> None:
         opts = dataclasses.replace(
             options,
             inference_workers=options.inference_workers or cpus,
             decode_workers=options.decode_workers or cpus,
         )
         self.plan: Plan = plan(opts, cpus=cpus)
-        self.options = opts
-        every = {c.id: np.ones(1, dtype=bool) for c in cards}
-        self.work = prepare_work(cards, every, model_store, self.plan)
+        self.model_store = model_store
+        self.chunk_size = opts.chunk_size
+        self.loaded: dict[tuple[str, str], _ModelWork] = {}
 
     def info(self) -> dict[str, Any]:
         return {"device": self.plan.device, "note": self.plan.note, "pid": os.getpid()}
 
+    def _model(self, card: ModelCard) -> _ModelWork:
+        key = (card.id, card.artifact.sha256)
+        if key not in self.loaded:
+            self.loaded[key] = prepare_work(
+                [card], {card.id: np.ones(1, dtype=bool)}, self.model_store, self.plan
+            )[0]
+        return self.loaded[key]
+
     def run(
-        self, shard: Dataset, need: dict[str, np.ndarray], transform: Transform | None
+        self,
+        shard: Dataset,
+        cards: list[ModelCard],
+        need: dict[str, np.ndarray],
+        variant: str,
+        transform: Transform | None,
     ) -> list[tuple[str, pa.Table]]:
-        work = [
-            _ModelWork(w.card, w.adapter, need[w.card.id], w.key, w.custom_prepare)
-            for w in self.work
-            if need[w.card.id].any()
-        ]
+        work = []
+        for card in cards:
+            if need[card.id].any():
+                w = self._model(card)
+                work.append(_ModelWork(card, w.adapter, need[card.id], w.key, w.custom_prepare))
         out: dict[str, list[pa.Table]] = {}
         compute(
             shard,
             work,
             self.plan,
-            variant=self.options.variant,
-            chunk_size=self.options.chunk_size,
+            variant=variant,
+            chunk_size=self.chunk_size,
             emit=lambda card, table: out.setdefault(card.id, []).append(table),
             transform=transform,
         )
         # One table per model per shard: the driver writes one part each.
         return [(mid, pa.concat_tables(tables)) for mid, tables in out.items()]
+
+
+# The actor pool kept alive between calls while the driver stays connected to the same Ray cluster. Only one:
+# idle actors hold their CPUs (and GPUs), so a pool of a different shape replaces it instead of queueing
+# behind it.
+_ACTORS: dict[tuple[Any, ...], list[Any]] = {}
+
+
+def _actors(ray: Any, key: tuple[Any, ...], make: Callable[[], list[Any]], keep: bool) -> list[Any]:
+    full = (ray.get_runtime_context().get_job_id(), *key)
+    if full in _ACTORS:
+        return _ACTORS[full]
+    for old_key in list(_ACTORS):
+        for actor in _ACTORS.pop(old_key):
+            try:
+                ray.kill(actor)
+            except Exception:  # noqa: BLE001 - already gone with a previous Ray session
+                pass
+    actors = make()
+    if keep:
+        _ACTORS[full] = actors
+    return actors
 
 
 def _init_ray(ray: Any, address: str | None, workers: int | None) -> bool:
@@ -161,7 +194,13 @@ def run_models_ray(
     started = _init_ray(ray, address, workers)
     try:
         resources = ray.cluster_resources()
-        n_workers = workers or max(1, int(resources.get("CPU", 1)))
+        cluster_cpus = int(resources.get("CPU", 0))
+        n_workers = workers or max(1, cluster_cpus)
+        if n_workers > cluster_cpus:
+            raise FerbenchError(
+                f"--workers {n_workers}: the Ray cluster has {cluster_cpus} CPUs and each model actor needs one; "
+                "use fewer workers or add nodes"
+            )
         notes: list[str] = []
         device = opts.device
         gpus_per_actor = 0.0
@@ -175,7 +214,13 @@ def run_models_ray(
         actor_opts = dataclasses.replace(opts, device=device)
         store_arg = None if model_store is None else str(model_store)
         Actor = ray.remote(num_cpus=1, num_gpus=gpus_per_actor)(ModelWorker)
-        actors = [Actor.remote(active, store_arg, actor_opts, 1) for _ in range(n_workers)]
+        key = (store_arg, device, opts.threads, opts.batch_size, opts.chunk_size, n_workers, gpus_per_actor)
+        actors = _actors(
+            ray,
+            key,
+            lambda: [Actor.remote(store_arg, actor_opts, 1) for _ in range(n_workers)],
+            keep=not started,
+        )
         infos = ray.get([a.info.remote() for a in actors])
         for note in {i["note"] for i in infos if i["note"]}:
             notes += announce(f"on a Ray worker: {note}")
@@ -196,7 +241,7 @@ def run_models_ray(
 
         def task(actor: Any, pos: np.ndarray) -> Any:
             need = {c.id: todo[c.id][pos] for c in active}
-            return actor.run.remote(shard_dataset(dataset, pos), need, transform_ref)
+            return actor.run.remote(shard_dataset(dataset, pos), active, need, opts.variant, transform_ref)
 
         for result in pool.map_unordered(task, shards):
             for model_id, table in result:
@@ -204,8 +249,6 @@ def run_models_ray(
                 computed[model_id] += table.num_rows
                 advance(table.num_rows)
         t2 = time.perf_counter()
-        for a in actors:
-            ray.kill(a)
     finally:
         if started:
             ray.shutdown()
