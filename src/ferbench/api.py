@@ -142,6 +142,8 @@ def run(
         "dataset": ds.name,
         "split": split,
         "n_samples": len(ds),
+        # label-file rows that did not become samples (e.g. AffectNet None/Uncertain/No-Face), by reason
+        "excluded": ds.exclusion_counts(),
         "labels": list(ds.labels),
         "canonical_labels": list(CANONICAL_LABELS),
         "label_rule": LABEL_RULE,

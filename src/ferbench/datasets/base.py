@@ -8,12 +8,19 @@ A :class:`Dataset` is a table of samples plus a way to fetch each sample's image
 ``split``      the dataset's own split name (FER2013: Training / PublicTest / PrivateTest)
 ``stamp``      cheap change detector (size and mtime of the file); the engine's cache checks it on resume
 any further columns are dataset metadata (e.g. ``orig_label``, ``row``) and are carried into results.
+
+Rows of a label file that cannot become samples (a documented non-expression code such as AffectNet's
+``None``, an unknown code, a file name that does not follow the dataset's naming scheme) are never dropped
+silently: each is recorded in :attr:`Dataset.excluded` with its location and reason, counted in a warning
+when the dataset loads, and listed by ``ferbench datasets check``.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +30,16 @@ import pandas as pd
 
 from ..errors import MISSING_DATA_ROOT, UNKNOWN_DATASET, DatasetError, SampleError
 from ..labels import ordered
+from .common import VIDEO_SUFFIXES
 from .images import decode_image, read_bytes
 
 REQUIRED_COLUMNS = ("sample_id", "path", "label", "split", "stamp")
+EXCLUDED_COLUMNS = ("where", "reason", "orig_label", "detail")
+# Exclusion reasons that mean "the label file says something this loader does not understand"; the others
+# (non_expression, no_canonical_label, excluded_by_map) are documented, expected exclusions.
+UNMAPPED_REASONS = ("unknown_label", "bad_name", "malformed_line", "missing_label")
+
+log = logging.getLogger("ferbench.datasets")
 
 
 @dataclass
@@ -40,6 +54,8 @@ class Dataset:
     pixels: dict[str, np.ndarray] | None = field(default=None, repr=False)
     # The evaluated label set, fixed from the whole dataset so a subset never shrinks it.
     label_set: tuple[str, ...] = ()
+    # Label-file rows that did not become samples: columns where, reason, orig_label, detail.
+    excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(EXCLUDED_COLUMNS)))
 
     def __post_init__(self) -> None:
         missing = [c for c in REQUIRED_COLUMNS if c not in self.samples.columns]
@@ -67,6 +83,12 @@ class Dataset:
             if img is None:
                 raise SampleError("bad_pixels", f"{path} [{sample_id}]: pixel row is malformed")
             return np.repeat(img[:, :, None], 3, axis=2), img.tobytes()
+        if Path(path).suffix.lower() in VIDEO_SUFFIXES:
+            raise SampleError(
+                "video_clip",
+                f"{path}: is a video clip, not an image; this dataset's clips need the video stage "
+                "(frames sampled per clip) before models can run",
+            )
         data = read_bytes(path)
         return decode_image(data, path), data
 
@@ -93,12 +115,85 @@ class Dataset:
                 raise DatasetError(f"--limit must be at least 1, got {limit}")
             if limit < len(df):
                 df = df.sample(n=limit, random_state=seed).sort_index()
-        return Dataset(self.name, self.root, df.copy(), self.description, self.pixels, self.labels)
+        return Dataset(
+            self.name, self.root, df.copy(), self.description, self.pixels, self.labels, self.excluded
+        )
+
+    def exclusion_counts(self) -> dict[str, int]:
+        """Excluded label-file rows per reason."""
+        return {str(k): int(v) for k, v in self.excluded["reason"].value_counts().sort_index().items()}
 
 
 def file_stamp(path: Path) -> str:
     st = path.stat()
     return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def stamp_or_missing(path: Path) -> str:
+    """``file_stamp``, or ``missing`` for a file a label file lists but the disk lacks (read() then fails)."""
+    try:
+        return file_stamp(path)
+    except FileNotFoundError:
+        return "missing"
+
+
+class Exclusions:
+    """Collects label-file rows that do not become samples, each with where it is and why."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, str]] = []
+
+    def add(self, where: str, reason: str, orig_label: object = "", detail: str = "") -> None:
+        self.rows.append(
+            {"where": str(where), "reason": reason, "orig_label": str(orig_label), "detail": detail}
+        )
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=list(EXCLUDED_COLUMNS))
+
+
+class EmptyDatasetError(DatasetError):
+    """A layout was found but yields no usable sample; ``excluded`` says what was set aside and why."""
+
+    def __init__(self, message: str, excluded: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.excluded = excluded
+
+
+def _summary(excluded: pd.DataFrame, limit: int = 3) -> str:
+    counts = excluded["reason"].value_counts().sort_index()
+    parts = [f"{reason}: {n}" for reason, n in counts.items()]
+    first = excluded.iloc[0]
+    return f"{', '.join(parts)}; e.g. {first['where']} ({first['detail'] or first['orig_label']})"
+
+
+def finish(
+    name: str,
+    root: Path,
+    rows: Iterable[dict[str, object]] | pd.DataFrame,
+    description: str,
+    excluded: Exclusions | None = None,
+    what: str = "samples",
+) -> Dataset:
+    """Build the Dataset, refusing an empty one and announcing excluded rows (never silently)."""
+    table = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    ex = excluded.frame() if excluded is not None else pd.DataFrame(columns=list(EXCLUDED_COLUMNS))
+    if table.empty:
+        detail = f" ({len(ex)} entries excluded: {_summary(ex)})" if len(ex) else ""
+        raise EmptyDatasetError(
+            f"{root}: dataset '{name}' has no usable {what}{detail}. "
+            f"Check that --data-root points at the dataset as downloaded (see docs/datasets.md).",
+            ex,
+        )
+    if len(ex):
+        log.warning(
+            "dataset '%s': %d entries excluded (%s); `ferbench datasets check %s` lists them",
+            name,
+            len(ex),
+            _summary(ex),
+            name,
+        )
+    return Dataset(name, root, table, description, excluded=ex)
 
 
 def check_root(root: str | os.PathLike[str]) -> Path:
@@ -128,4 +223,17 @@ def load_dataset(name: str, data_root: str | os.PathLike[str], **kwargs: Any) ->
     """Load a registered dataset from its on-disk layout under ``data_root``."""
     if name not in _LOADERS:
         raise DatasetError(UNKNOWN_DATASET.format(name, ", ".join(_LOADERS)))
+    accepted = loader_options(name)
+    unknown = [k for k in kwargs if k not in accepted]
+    if unknown:
+        known = ", ".join(accepted) or "none"
+        raise DatasetError(f"dataset '{name}' has no option {', '.join(unknown)} (its options: {known})")
     return _LOADERS[name][0](check_root(data_root), **kwargs)
+
+
+def loader_options(name: str) -> dict[str, Any]:
+    """A loader's keyword options and their defaults (what ``--option key=value`` may set)."""
+    if name not in _LOADERS:
+        raise DatasetError(UNKNOWN_DATASET.format(name, ", ".join(_LOADERS)))
+    params = list(inspect.signature(_LOADERS[name][0]).parameters.values())[1:]
+    return {p.name: p.default for p in params}

@@ -28,6 +28,7 @@ import pyarrow as pa
 from ..datasets.base import Dataset
 from ..errors import FerbenchError
 from ..models.cards import ModelCard
+from ..models.store import StoreSpec
 from .runner import (
     EngineOptions,
     EngineReport,
@@ -70,7 +71,7 @@ class ModelWorker:
     again (another perturbation, another model subset) reuses the actors and their sessions.
     """
 
-    def __init__(self, model_store: str | None, options: EngineOptions, cpus: int) -> None:
+    def __init__(self, model_store: str | list[str] | None, options: EngineOptions, cpus: int) -> None:
         opts = dataclasses.replace(
             options,
             inference_workers=options.inference_workers or cpus,
@@ -79,7 +80,7 @@ class ModelWorker:
         self.plan: Plan = plan(opts, cpus=cpus)
         self.model_store = model_store
         self.chunk_size = opts.chunk_size
-        self.loaded: dict[tuple[str, str], _ModelWork] = {}
+        self.loaded: dict[tuple[str, str | None], _ModelWork] = {}
 
     def info(self) -> dict[str, Any]:
         return {"device": self.plan.device, "note": self.plan.note, "pid": os.getpid()}
@@ -141,6 +142,15 @@ def _actors(ray: Any, key: tuple[Any, ...], make: Callable[[], list[Any]], keep:
     return actors
 
 
+def _store_arg(model_store: Any) -> str | list[str] | None:
+    """The model store spec in a form that pickles to any node (paths as strings)."""
+    if model_store is None:
+        return None
+    if isinstance(model_store, str | os.PathLike):
+        return os.fspath(model_store)
+    return [os.fspath(p) for p in model_store]
+
+
 def _init_ray(ray: Any, address: str | None, workers: int | None) -> bool:
     """Join ``address`` or start a local instance; return True when this call started Ray (and must stop it)."""
     if ray.is_initialized():
@@ -168,7 +178,7 @@ def run_models_ray(
     cards: Sequence[ModelCard],
     store: PredictionStore,
     *,
-    model_store: str | os.PathLike[str] | None = None,
+    model_store: StoreSpec = None,
     options: EngineOptions | None = None,
     progress: Callable[[int, int], ProgressFn] | None = None,
     transform: Transform | None = None,
@@ -212,9 +222,10 @@ def run_models_ray(
             else:
                 gpus_per_actor = min(1.0, gpus / n_workers)
         actor_opts = dataclasses.replace(opts, device=device)
-        store_arg = None if model_store is None else str(model_store)
+        store_arg = _store_arg(model_store)
         Actor = ray.remote(num_cpus=1, num_gpus=gpus_per_actor)(ModelWorker)
-        key = (store_arg, device, opts.threads, opts.batch_size, opts.chunk_size, n_workers, gpus_per_actor)
+        store_key = tuple(store_arg) if isinstance(store_arg, list) else store_arg
+        key = (store_key, device, opts.threads, opts.batch_size, opts.chunk_size, n_workers, gpus_per_actor)
         actors = _actors(
             ray,
             key,

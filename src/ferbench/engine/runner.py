@@ -37,6 +37,7 @@ from ..models.adapter import Adapter
 from ..models.cards import ModelCard
 from ..models.preprocess import PixelCache, PixelKey, normalise, pixel_key
 from ..models.runtime import resolve_device
+from ..models.store import StoreSpec
 from .store import PROB_COLUMNS, SCHEMA, PredictionStore
 
 ProgressFn = Callable[[int], None]
@@ -174,7 +175,7 @@ _LABELS = np.array(CANONICAL_LABELS, dtype=object)
 
 
 def rows_table(
-    card: ModelCard, sha: str, variant: str, cols: _ChunkColumns, sel: np.ndarray, canon: np.ndarray
+    card: ModelCard, sha: str | None, variant: str, cols: _ChunkColumns, sel: np.ndarray, canon: np.ndarray
 ) -> pa.Table:
     """Arrow rows for one model over the selected samples of a chunk; ``canon`` holds the ok ones in order."""
     n = int(sel.sum())
@@ -279,7 +280,7 @@ def compute(
 def prepare_work(
     cards: Sequence[ModelCard],
     todo: dict[str, np.ndarray],
-    model_store: str | os.PathLike[str] | None,
+    model_store: StoreSpec,
     pl: Plan,
 ) -> list[_ModelWork]:
     """Load (and sha-verify) every model that has work, before anything is computed or written."""
@@ -319,7 +320,7 @@ def run_models(
     cards: Sequence[ModelCard],
     store: PredictionStore,
     *,
-    model_store: str | os.PathLike[str] | None = None,
+    model_store: StoreSpec = None,
     options: EngineOptions | None = None,
     progress: Callable[[int, int], ProgressFn] | None = None,
     transform: Transform | None = None,

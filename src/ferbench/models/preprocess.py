@@ -25,6 +25,8 @@ def _to_color(img: np.ndarray, mode: str) -> np.ndarray:
         return np.asarray(Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)).convert("L"))
     if mode == "rgb":
         return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if mode == "bgr":
+        return img
     raise ValueError(f"unknown colour mode {mode!r}")
 
 
@@ -65,6 +67,34 @@ def _tf_legacy_bilinear(img: np.ndarray, height: int, width: int) -> np.ndarray:
     return out if img.ndim == 3 else out[:, :, 0]
 
 
+def _skimage_resize(img: np.ndarray, height: int, width: int, scale: float) -> np.ndarray:
+    """Resize as ``skimage.transform.resize(img, (h, w), order=1, anti_aliasing=True)`` does (scikit-image
+    >= 0.19), including its conversion to float64 ``x * scale`` *before* resizing (``img_as_float``).
+
+    facex feeds its TFLite model through scikit-image: when shrinking, a Gaussian blur with
+    ``sigma = max(0, (in/out - 1) / 2)`` per axis (mode ``mirror``, truncate 4) is applied first, then
+    ``scipy.ndimage.zoom(order=1, mode="mirror", grid_mode=True)``, then the result is clipped to the input's
+    range. Without the blur facex's probabilities move by up to 0.13 on the reference crops; scaling after
+    the resize instead of before (a 1e-7 input difference) moves them by 0.07, because facex's TFLite file
+    quantises activations on the fly. SciPy is used directly so scikit-image is not a dependency.
+    """
+    from scipy import ndimage as ndi
+
+    src = np.multiply(img, scale, dtype=np.float64)
+    if src.ndim == 2:
+        src = src[:, :, None]
+    out_shape = (height, width, src.shape[2])
+    factors = np.divide(src.shape, out_shape)
+    if any(o < i for o, i in zip(out_shape, src.shape, strict=True)):
+        sigma = np.maximum(0.0, (factors - 1) / 2)
+        src_f = ndi.gaussian_filter(src, sigma, mode="mirror", cval=0.0)
+    else:
+        src_f = src
+    out = ndi.zoom(src_f, [1 / f for f in factors], order=1, mode="mirror", cval=0.0, grid_mode=True)
+    out = np.clip(out, src.min(), src.max())
+    return out if img.ndim == 3 else out[:, :, 0]
+
+
 def _letterbox(img: np.ndarray, height: int, width: int, fill: int) -> np.ndarray:
     """Scale to fit, keep aspect ratio, pad bottom/right with ``fill`` (Ultralytics-style, top-left anchored)."""
     h, w = img.shape[:2]
@@ -82,19 +112,27 @@ def _resize(img: np.ndarray, p: Preprocess) -> np.ndarray:
         return cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)
     if p.resize == "pil_bilinear":
         return np.asarray(Image.fromarray(img).resize((width, height), Image.Resampling.BILINEAR))
+    if p.resize == "pil_lanczos":
+        return np.asarray(Image.fromarray(img).resize((width, height), Image.Resampling.LANCZOS))
     if p.resize == "tf_legacy_bilinear":
         return _tf_legacy_bilinear(img, height, width)
     if p.resize == "letterbox":
         return _letterbox(img, height, width, p.letterbox_fill)
+    if p.resize == "skimage_aa":
+        return _skimage_resize(img, height, width, p.scale)
     raise ValueError(f"unknown resize method {p.resize!r}")
 
 
-PixelKey = tuple[str, bool, tuple[int, int], str, int]
+PixelKey = tuple[str, bool, tuple[int, int], str, int, float]
 
 
 def pixel_key(p: Preprocess) -> PixelKey:
-    """What decides the resized pixels (before normalisation): models with equal keys share them."""
-    return (p.color, p.pad_square, p.size, p.resize, p.letterbox_fill if p.resize == "letterbox" else 0)
+    """What decides the resized pixels (before normalisation): models with equal keys share them.
+
+    The scikit-image resize applies ``scale`` before resizing, so for it the scale is part of the key.
+    """
+    fill = p.letterbox_fill if p.resize == "letterbox" else 0
+    return (p.color, p.pad_square, p.size, p.resize, fill, p.scale if p.resize == "skimage_aa" else 0.0)
 
 
 def pixels(img: np.ndarray, p: Preprocess, colored: np.ndarray | None = None) -> np.ndarray:
@@ -120,7 +158,8 @@ def normalise(stacked: np.ndarray, p: Preprocess) -> np.ndarray:
         x = x[:, :, :, None]
     mean = np.asarray(p.mean, dtype=np.float32)
     std = np.asarray(p.std, dtype=np.float32)
-    x *= np.float32(p.scale)
+    # scikit-image-style resizing has already applied the scale (in float64, before resizing).
+    x *= np.float32(1.0 if p.resize == "skimage_aa" else p.scale)
     x -= mean
     x /= std
     if p.layout == "NCHW":

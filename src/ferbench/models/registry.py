@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 
 from ..errors import UNKNOWN_MODEL, ModelError
 from .adapter import Adapter
 from .cards import ModelCard
-from .store import is_available
+from .store import StoreSpec, is_available, with_pinned_sha256
 from .zoo import CARDS
 
 _REGISTRY: dict[str, ModelCard] = {}
@@ -38,16 +37,19 @@ def get_card(model_id: str) -> ModelCard:
         raise ModelError(UNKNOWN_MODEL.format(model_id, ", ".join(_REGISTRY))) from None
 
 
-def resolve_models(spec: str | Iterable[str], store: str | os.PathLike[str] | None = None) -> list[ModelCard]:
+def resolve_models(spec: str | Iterable[str], store: StoreSpec = None) -> list[ModelCard]:
     """Turn a ``--models`` value (comma list, or ``all``) into cards.
 
-    ``all`` means every verified model whose weights are available in the store; naming a model explicitly
-    that is missing or unverified is allowed and fails (missing) or is flagged (unverified) later.
+    Cards without a published sha256 get the digest their store's lock file pinned (see
+    :func:`~ferbench.models.store.with_pinned_sha256`), so predictions and provenance name the exact file.
+    ``all`` means every verified, recommended model whose weights are available in the store; naming a model
+    explicitly that is missing, unverified or not recommended is allowed and fails (missing) or is flagged
+    (unverified) later.
     """
     names = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else list(spec)
     names = [n for n in names if n]
     if names == ["all"]:
-        cards = [c for c in list_models(verified_only=True) if is_available(c, store)]
+        cards = [c for c in list_models(verified_only=True) if c.recommended and is_available(c, store)]
         if not cards:
             raise ModelError("`--models all`: no verified model's weights were found in the model store")
         return cards
@@ -55,12 +57,12 @@ def resolve_models(spec: str | Iterable[str], store: str | os.PathLike[str] | No
         raise ModelError("no models given")
     seen: list[ModelCard] = []
     for n in names:
-        card = get_card(n)
+        card = with_pinned_sha256(get_card(n), store)
         if card not in seen:
             seen.append(card)
     return seen
 
 
-def create(model_id: str, store: str | os.PathLike[str] | None = None, **kwargs: object) -> Adapter:
+def create(model_id: str, store: StoreSpec = None, **kwargs: object) -> Adapter:
     """Load a model by id: verify its weights, open its runtime session."""
     return Adapter(get_card(model_id), store, **kwargs)  # type: ignore[arg-type]

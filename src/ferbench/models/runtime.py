@@ -114,13 +114,15 @@ class LiteRTSession:
     (built lazily; they are small), which lets the engine keep several calls in flight like with ONNX.
     """
 
-    def __init__(self, path: Path, *, threads: int = 0) -> None:
+    def __init__(self, path: Path, *, threads: int = 0, model_id: str = "") -> None:
         try:
             from ai_edge_litert.interpreter import Interpreter
-        except ImportError as exc:  # pragma: no cover - depends on the platform
+        except ImportError:
+            who = f"model '{model_id}': " if model_id else ""
             raise ModelError(
-                f"model file '{path}' needs the LiteRT runtime: pip install ai-edge-litert"
-            ) from exc
+                f"{who}weight file '{path}' needs the LiteRT runtime, which is not installed; "
+                "run `pip install ai-edge-litert` (Linux, macOS) or leave this model out of --models"
+            ) from None
         self._factory = lambda: Interpreter(model_path=str(path), num_threads=threads or None)
         self._local = threading.local()
         self._interp()  # fail now, not on first use, if the file is unusable

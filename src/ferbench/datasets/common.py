@@ -1,0 +1,77 @@
+"""Small helpers shared by the layout loaders: finding a layout's folders, scanning images, reading text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ..errors import DatasetError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
+
+
+def find_dir(root: Path, candidates: Sequence[str], what: str, required: bool = True) -> Path | None:
+    """Return the first existing ``root/candidate`` (also one level down, for an extra top folder)."""
+    for cand in candidates:
+        if (root / cand).is_dir():
+            return root / cand
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        for cand in candidates:
+            if (sub / cand).is_dir():
+                return sub / cand
+    if required:
+        raise DatasetError(
+            f"{root}: {what} not found (looked for {', '.join(c + '/' for c in candidates)} here and one "
+            "folder down). Point --data-root at the dataset as downloaded (see docs/datasets.md)."
+        )
+    return None
+
+
+def find_file(root: Path, candidates: Sequence[str], what: str, required: bool = True) -> Path | None:
+    for cand in candidates:
+        if (root / cand).is_file():
+            return root / cand
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        for cand in candidates:
+            if (sub / cand).is_file():
+                return sub / cand
+    if required:
+        raise DatasetError(
+            f"{root}: {what} not found (looked for {', '.join(candidates)} here and one folder down). "
+            "Point --data-root at the dataset as downloaded (see docs/datasets.md)."
+        )
+    return None
+
+
+def is_hidden(p: Path | str) -> bool:
+    name = p if isinstance(p, str) else p.name
+    return name.startswith(".") or name == "__MACOSX"
+
+
+def iter_files(folder: Path, suffixes: set[str], recursive: bool = True) -> Iterator[Path]:
+    """Files under ``folder`` with one of ``suffixes`` (case-insensitive), sorted, skipping hidden entries."""
+    it = folder.rglob("*") if recursive else folder.iterdir()
+    for p in sorted(it):
+        if any(is_hidden(part) for part in p.relative_to(folder).parts):
+            continue
+        if p.is_file() and p.suffix.lower() in suffixes:
+            yield p
+
+
+def read_lines(path: Path) -> list[str]:
+    """Text lines of a label file (BOM and CRLF tolerated); a binary or unreadable file is a DatasetError."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path}: label file is not text (UTF-8); is it the right file?") from None
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read label file ({exc.strerror or exc})") from None
+    return text.splitlines()
+
+
+def rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
