@@ -196,35 +196,21 @@ def metrics_at_scale(n_items: int, n_models: int, n_cat: int = 7) -> list[tuple[
     timed("fleiss_kappa", lambda: ag.fleiss_kappa(counts))
     timed("percent_agreement", lambda: ag.percent_agreement(ratings))
     timed(f"cohen_kappa_matrix ({n_models}x{n_models})", lambda: ag.cohen_kappa_matrix(ratings, n_cat))
-    # Bootstrap CIs: call whatever ferbench.metrics offers (another branch vectorises them).
-    import inspect
-
-    import ferbench.metrics as fm
-
-    found = False
-    for mod in (fm, ag):
-        for name, fn in sorted(vars(mod).items()):
-            if not (callable(fn) and "bootstrap" in name.lower()) or name.startswith("_"):
-                continue
-            found = True
-            params = inspect.signature(fn).parameters
-            kwargs: dict[str, Any] = {}
-            for k, default in (("n_boot", 1000), ("n_resamples", 1000), ("seed", 0)):
-                if k in params:
-                    kwargs[k] = default
-            for args in ((ratings, n_cat), (counts,), (ratings,)):
-                try:
-                    timed(
-                        f"{mod.__name__.rsplit('.', 1)[-1]}.{name}{tuple(kwargs.items()) or ''}",
-                        lambda fn=fn, args=args, kwargs=kwargs: fn(*args, **kwargs),
-                    )
-                    break
-                except Exception:  # noqa: BLE001 - unknown signature: try the next
-                    continue
-            else:
-                out.append((f"{name}", float("nan"), "skipped: signature not understood"))
-    if not found:
-        out.append(("bootstrap CI", float("nan"), "no bootstrap function in ferbench.metrics yet"))
+    # Bootstrap CIs (percentile bootstrap, 1,000 item resamples) where this ferbench has them.
+    if hasattr(ag, "count_agreement"):
+        res = timed(
+            "count_agreement: Fleiss, per-class, alpha, shares + 1,000-resample CIs",
+            lambda: ag.count_agreement(counts, n_resamples=1000),
+        )
+        fk = res.fleiss_kappa
+        out[-1] = (out[-1][0], out[-1][1], f"Fleiss {fk.value:.4f} [{fk.ci_low:.4f}, {fk.ci_high:.4f}]")
+    else:
+        out.append(("bootstrap CIs", float("nan"), "not in this ferbench.metrics"))
+    if hasattr(ag, "cohen_kappa_estimate"):
+        timed(
+            "cohen_kappa_estimate, one pair, 1,000 resamples",
+            lambda: ag.cohen_kappa_estimate(ratings[:, 0], ratings[:, 1], n_cat, n_resamples=1000),
+        )
     return out
 
 
