@@ -26,6 +26,7 @@ from ferbench.models.preprocess import (
     PixelCache,
     _letterbox,
     _pad_square,
+    _skimage_resize,
     _tf_legacy_bilinear,
     preprocess_batch,
     preprocess_one,
@@ -42,6 +43,10 @@ SPECS = [
     ),
     Preprocess((320, 320), "rgb", "letterbox", 1 / 255, layout="NCHW"),
     Preprocess((96, 96), "gray_cv2", "cv2_linear", 1 / 255),
+    Preprocess((200, 200), "gray3_cv2", "skimage_aa", 1 / 255),
+    Preprocess(
+        (260, 260), "bgr", "pil_lanczos", 1 / 255, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "NCHW"
+    ),
 ]
 
 
@@ -53,8 +58,10 @@ def _oracle(img: np.ndarray, p: Preprocess) -> np.ndarray:
         x = cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2RGB)
     elif p.color == "gray_pil":
         x = np.asarray(Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)).convert("L"))
-    else:
+    elif p.color == "rgb":
         x = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    else:
+        x = img
     if p.pad_square:
         x = _pad_square(x)
     h, w = p.size
@@ -62,14 +69,19 @@ def _oracle(img: np.ndarray, p: Preprocess) -> np.ndarray:
         x = cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)
     elif p.resize == "pil_bilinear":
         x = np.asarray(Image.fromarray(x).resize((w, h), Image.Resampling.BILINEAR))
+    elif p.resize == "pil_lanczos":
+        x = np.asarray(Image.fromarray(x).resize((w, h), Image.Resampling.LANCZOS))
     elif p.resize == "tf_legacy_bilinear":
         x = _tf_legacy_bilinear(x, h, w)
+    elif p.resize == "skimage_aa":
+        x = _skimage_resize(x, h, w, p.scale)
     else:
         x = _letterbox(x, h, w, p.letterbox_fill)
     x = x.astype(np.float32)
     if x.ndim == 2:
         x = x[:, :, None]
-    x = (x * np.float32(p.scale) - np.asarray(p.mean, np.float32)) / np.asarray(p.std, np.float32)
+    scale = np.float32(1.0 if p.resize == "skimage_aa" else p.scale)  # scikit-image scaled before resizing
+    x = (x * scale - np.asarray(p.mean, np.float32)) / np.asarray(p.std, np.float32)
     if p.layout == "NCHW":
         x = np.transpose(x, (2, 0, 1))
     return np.ascontiguousarray(x, dtype=np.float32)
@@ -100,7 +112,10 @@ def test_pixel_cache_shares_work_and_matches(crops: list[np.ndarray]) -> None:
     for spec in SPECS:
         got = cache.get(spec).astype(np.float32)
         assert np.array_equal(preprocess_batch([img], spec), _norm(got, spec))
-    assert len(cache._colored) == 4  # gray_cv2, gray_pil, gray3_cv2, rgb: one conversion each
+    assert len(cache._colored) == 5  # gray_cv2, gray_pil, gray3_cv2, rgb, bgr: one conversion each
+    # scikit-image resizing applies the scale first: a different scale must not share its pixels.
+    other = dataclasses.replace(SPECS[7], scale=1 / 127.5)
+    assert not np.array_equal(cache.get(other), cache.get(SPECS[7]))
 
 
 def _norm(x: np.ndarray, p: Preprocess) -> np.ndarray:

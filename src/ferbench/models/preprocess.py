@@ -139,12 +139,15 @@ def pixels(img: np.ndarray, p: Preprocess, colored: np.ndarray | None = None) ->
     """Colour-convert, pad and resize one image: everything per-image, nothing per-element afterwards.
 
     ``colored`` is ``img`` already converted with ``p.color`` (a cache hit); it must equal ``_to_color(img,
-    p.color)``. The result is uint8 (float32 for the TF-legacy resize) in (H, W) or (H, W, C).
+    p.color)``. The result is uint8 (float32 for the TF-legacy and scikit-image resizes) in (H, W) or
+    (H, W, C).
     """
     x = _to_color(img, p.color) if colored is None else colored
     if p.pad_square:
         x = _pad_square(x)
-    return _resize(x, p)
+    out = _resize(x, p)
+    # normalise() starts with astype(float32): doing it now is identical and halves what a chunk holds.
+    return out.astype(np.float32) if out.dtype == np.float64 else out
 
 
 def normalise(stacked: np.ndarray, p: Preprocess) -> np.ndarray:
