@@ -16,7 +16,7 @@ import pyarrow as pa
 from .datasets import Dataset, load_dataset
 from .engine import EngineOptions, EngineReport, PredictionStore, run_models
 from .engine.store import atomic_write_parquet
-from .errors import DatasetError
+from .errors import DatasetError, FerbenchError
 from .evaluate import EvaluatedPredictions, evaluate
 from .labels import CANONICAL_LABELS
 from .models import resolve_models
@@ -94,11 +94,16 @@ def run(
     face_margin: float | None = None,
     face_align: bool = False,
     dataset_options: dict[str, Any] | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
 ) -> RunResult:
     """Run models over a dataset, store per-item predictions, and write ``metrics.json`` and ``report.html``.
 
     Re-running with the same ``out`` reuses every stored prediction; only missing (sample, model) pairs are
-    computed, so an interrupted run resumes where it stopped.
+    computed, so an interrupted run resumes where it stopped. ``engine="ray"`` computes them on a Ray cluster
+    (``address``: ``auto``, ``HOST:PORT``, or None for a local instance; ``workers``: model actors) and
+    writes the same store; perturbed variants are computed by the local engine.
 
     ``groups`` (``"gender,race"``; ``"a+b"`` for an intersection) adds the ``fairness`` section: metrics per
     value of those sample-table columns. ``perturb`` (``"mask,blur:3,noise:1-5"`` or a suite such as
@@ -113,6 +118,8 @@ def run(
     from .metrics.groups import check_group_columns, parse_groups
     from .perturb import parse_perturb, run_perturbations
 
+    if engine not in ("local", "ray"):
+        raise FerbenchError(f"unknown engine '{engine}'; use 'local' or 'ray'")
     groupings = parse_groups(groups)
     perturb_specs = parse_perturb(perturb)  # bad names / severities fail before any slow work
     face_cfg = None
@@ -168,9 +175,24 @@ def run(
         ds = with_estimated_attributes(ds, est)
         estimated = ESTIMATOR
         check_group_columns(ds.samples, groupings)
-    report = run_models(
-        ds, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
-    )
+    if engine == "ray":
+        from .engine.ray_engine import run_models_ray
+
+        report = run_models_ray(
+            ds,
+            cards,
+            store,
+            model_store=model_store,
+            options=opts,
+            progress=progress,
+            transform=transform,
+            address=address,
+            workers=workers,
+        )
+    else:
+        report = run_models(
+            ds, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
+        )
     perturbed, perturb_reports = run_perturbations(
         ds,
         cards,
@@ -224,7 +246,13 @@ def run(
             {
                 "data_root": str(ds.root),
                 "limit": limit,
-                "engine": {"computed": report.computed, "reused": report.reused},
+                "engine": {
+                    "computed": report.computed,
+                    "reused": report.reused,
+                    "name": engine,
+                    "device": report.device,
+                    "notes": report.notes,
+                },
                 **(
                     {
                         "perturb_engine": {

@@ -64,9 +64,28 @@ def run(
         int | None, typer.Option(help="Use a seeded random subset of N samples (after --split).")
     ] = None,
     model_store: ModelStores = None,
-    batch_size: Annotated[int, typer.Option(help="Images per model call.")] = 64,
-    threads: Annotated[int, typer.Option(help="ONNX Runtime threads per model (0: all cores).")] = 0,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    batch_size: Annotated[
+        int, typer.Option(help="Images per model call (0: automatic, 8 on CPU, 128 on CUDA).")
+    ] = 0,
+    threads: Annotated[
+        int,
+        typer.Option(help="ONNX Runtime threads per model call (0: 1, with one call per core in flight)."),
+    ] = 0,
+    device: Annotated[
+        str, typer.Option(help="cpu or cuda (falls back to cpu, with a message, when CUDA is unavailable).")
+    ] = "cpu",
+    engine: Annotated[
+        str, typer.Option(help="local (this machine) or ray (Ray actors; pip install 'ferbench[ray]').")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster to join with --engine ray: auto, or HOST:PORT (default: start one here)."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Ray model actors with --engine ray (default: one per CPU).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for resampling statistics.")] = 0,
     groups: Annotated[
         str | None,
@@ -146,6 +165,9 @@ def run(
             face_margin=face_margin,
             face_align=face_align,
             dataset_options={"fps": fps} if fps is not None else None,
+            engine=engine,
+            address=address,
+            workers=workers,
         )
     _print_summary(result.metrics)
     console.print(

@@ -1,8 +1,17 @@
 """The local engine: decode samples once, run every model that still needs them in batches, store rows.
 
-Work is split into chunks of samples in dataset order. While the models run on one chunk, a thread pool
-decodes the next (OpenCV's decoder and ONNX Runtime both release the GIL, so the two overlap). Each finished
-(chunk, model) pair is written as one atomic part, so an interruption loses at most the chunk in flight.
+Work is split into chunks of samples in dataset order, and three stages overlap:
+
+1. *decode*: a prefetch thread fans the next chunk out over a thread pool; per image it reads and decodes the
+   file, hashes its bytes, applies the transform, then colour-converts and resizes it once per distinct
+   preprocessing rule (:class:`~ferbench.models.preprocess.PixelCache`: five grey 64 px models share one grey
+   conversion and one resize);
+2. *infer*: every (model, batch) of a chunk is a task for an inference pool with one call in flight per core;
+   each task stacks its batch's pixels, normalises them in one vectorised pass and runs the session
+   (OpenCV, NumPy's ufunc loops and ONNX Runtime all release the GIL, so the stages really run in parallel);
+3. *store*: while the pool works on chunk k, the main thread turns chunk k-1's outputs into Arrow rows and
+   writes one atomic part per (chunk, model), so an interruption loses at most the chunks in flight.
+
 Models whose weights fail verification are refused before any work starts, so no partial results are ever
 written under a model that cannot run.
 """
@@ -10,12 +19,15 @@ written under a model that cannot run.
 from __future__ import annotations
 
 import os
+import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..datasets.base import Dataset
 from ..errors import SampleError
@@ -23,7 +35,10 @@ from ..hashing import sha256_bytes
 from ..labels import CANONICAL_LABELS
 from ..models.adapter import Adapter
 from ..models.cards import ModelCard
-from .store import PROB_COLUMNS, PredictionStore
+from ..models.preprocess import PixelCache, PixelKey, normalise, pixel_key
+from ..models.runtime import resolve_device
+from ..models.store import StoreSpec
+from .store import PROB_COLUMNS, SCHEMA, PredictionStore
 
 ProgressFn = Callable[[int], None]
 # A per-sample image transform run after decoding (face detection and cropping, a perturbation…). It gets the
@@ -31,78 +46,273 @@ ProgressFn = Callable[[int], None]
 # (e.g. "no_face"), which is recorded for that sample. Its output is cached under ``EngineOptions.variant``.
 Transform = Callable[[np.ndarray, pd.Series], np.ndarray]
 
+CPU_BATCH = 8  # best or near-best per-call batch for the zoo's CNNs on one core (docs/performance.md)
+CUDA_BATCH = 128
+
 
 @dataclass(frozen=True)
 class EngineOptions:
-    batch_size: int = 64
+    batch_size: int = 0  # images per model call; 0: 8 on CPU, 128 on CUDA
     chunk_size: int = 512
-    threads: int = 0  # 0: let ONNX Runtime use every core
+    threads: int = 0  # ONNX Runtime intra-op threads per call; 0: 1 on CPU (one call per core in flight)
     decode_workers: int = 0  # 0: os.cpu_count()
     device: str = "cpu"
     variant: str = "clean"
+    inference_workers: int = 0  # model calls in flight at once; 0: cores // threads on CPU, 2 on CUDA
 
 
 @dataclass
 class EngineReport:
-    """What the engine did: rows computed per model, and rows reused from the store."""
+    """What the engine did: rows computed per model, rows reused from the store, and where it ran."""
 
     computed: dict[str, int]
     reused: dict[str, int]
+    device: str = "cpu"
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds: "setup" (load models), "compute"
 
     @property
     def total_computed(self) -> int:
         return sum(self.computed.values())
 
 
-Decoded = list[tuple[np.ndarray | None, str, str, str]]  # image, content sha, status, error
+@dataclass(frozen=True)
+class Plan:
+    """How a run uses the machine, resolved once from :class:`EngineOptions` and the hardware."""
+
+    device: str
+    batch_size: int
+    threads: int
+    inference_workers: int
+    decode_workers: int
+    note: str | None = None
+
+
+def plan(opts: EngineOptions, cpus: int | None = None) -> Plan:
+    """Resolve the automatic options. Falls back from CUDA to CPU (with a note) when CUDA is unavailable."""
+    cpus = cpus or os.cpu_count() or 1
+    device, note = resolve_device(opts.device)
+    if device == "cuda":
+        threads = opts.threads or 1
+        workers = opts.inference_workers or 2
+        batch = opts.batch_size or CUDA_BATCH
+    else:
+        threads = opts.threads or 1
+        workers = opts.inference_workers or max(1, cpus // threads)
+        batch = opts.batch_size or CPU_BATCH
+    return Plan(device, batch, threads, workers, opts.decode_workers or cpus, note)
+
+
+@dataclass
+class _Sample:
+    """One decoded sample of a chunk: its preprocessed pixels per rule (None when it failed)."""
+
+    pixels: dict[PixelKey, np.ndarray] | None
+    image: np.ndarray | None
+    digest: str
+    status: str
+    error: str
+
+
+@dataclass
+class _ModelWork:
+    card: ModelCard
+    adapter: Adapter
+    need: np.ndarray  # bool over the whole sample table
+    key: PixelKey
+    custom_prepare: bool  # an Adapter subclass with its own ``prepare``: give it raw images
 
 
 def _decode_chunk(
-    dataset: Dataset, rows: pd.DataFrame, pool: ThreadPoolExecutor, transform: Transform | None
-) -> Decoded:
-    def one(i: int) -> tuple[np.ndarray | None, str, str, str]:
-        row = rows.iloc[i]
+    dataset: Dataset,
+    rows: pd.DataFrame,
+    positions: np.ndarray,
+    work: list[_ModelWork],
+    pool: ThreadPoolExecutor,
+    transform: Transform | None,
+) -> list[_Sample]:
+    sample_ids = rows["sample_id"].to_numpy()
+    paths = rows["path"].to_numpy()
+    keep_image = any(w.custom_prepare for w in work)
+
+    def one(i: int) -> _Sample:
         digest = ""
         try:
-            img, raw = dataset.read(row["sample_id"], row["path"])
+            img, raw = dataset.read(sample_ids[i], paths[i])
             digest = sha256_bytes(raw)
             if transform is not None:
-                img = transform(img, row)
+                img = transform(img, rows.iloc[i])
         except SampleError as exc:
-            return None, digest, exc.reason, str(exc)
-        return img, digest, "ok", ""
+            return _Sample(None, None, digest, exc.reason, str(exc))
+        cache = PixelCache(img)
+        pos = positions[i]
+        pix = {w.key: cache.get(w.card.preprocess) for w in work if w.need[pos] and not w.custom_prepare}
+        return _Sample(pix, img if keep_image else None, digest, "ok", "")
 
     return list(pool.map(one, range(len(rows))))
 
 
-def _rows_for(
-    card: ModelCard, sha: str, variant: str, chunk: pd.DataFrame, decoded: Decoded, canon: np.ndarray
-) -> pd.DataFrame:
-    probs = np.full((len(chunk), len(CANONICAL_LABELS)), np.nan)
-    ok = [i for i, d in enumerate(decoded) if d[0] is not None]
+def _infer_batch(w: _ModelWork, items: list[_Sample]) -> np.ndarray:
+    if w.custom_prepare:
+        return w.adapter.predict([s.image for s in items])  # type: ignore[misc]
+    stacked = np.stack([s.pixels[w.key] for s in items])  # type: ignore[index]
+    return w.adapter.infer(normalise(stacked, w.card.preprocess))
+
+
+class _ChunkColumns:
+    """The per-sample columns of one chunk, built once and shared by every model's rows."""
+
+    def __init__(self, rows: pd.DataFrame, decoded: list[_Sample]) -> None:
+        self.sample_id = rows["sample_id"].to_numpy().astype(str)
+        self.stamp = rows["stamp"].to_numpy().astype(str)
+        self.digest = np.array([d.digest for d in decoded], dtype=object)
+        self.status = np.array([d.status for d in decoded], dtype=object)
+        self.error = np.array([d.error for d in decoded], dtype=object)
+        self.ok = self.status == "ok"
+
+
+_LABELS = np.array(CANONICAL_LABELS, dtype=object)
+
+
+def rows_table(
+    card: ModelCard, sha: str | None, variant: str, cols: _ChunkColumns, sel: np.ndarray, canon: np.ndarray
+) -> pa.Table:
+    """Arrow rows for one model over the selected samples of a chunk; ``canon`` holds the ok ones in order."""
+    n = int(sel.sum())
+    ok = cols.ok[sel]
+    probs = np.full((n, len(CANONICAL_LABELS)), np.nan)
     probs[ok] = canon
-    top_idx = np.nanargmax(np.where(np.isnan(probs), -np.inf, probs), axis=1)
-    labels = np.array(CANONICAL_LABELS, dtype=object)[top_idx]
-    conf = np.nanmax(np.where(np.isnan(probs), -np.inf, probs), axis=1)
-    okmask = np.zeros(len(chunk), bool)
-    okmask[ok] = True
-    df = pd.DataFrame(
-        {
-            "sample_id": chunk["sample_id"].to_numpy(),
-            "stamp": chunk["stamp"].to_numpy(),
-            "content_sha256": [d[1] for d in decoded],
-            "model_id": card.id,
-            "model_sha256": sha,
-            "variant": variant,
-            "status": [d[2] for d in decoded],
-            "error": [d[3] for d in decoded],
-        }
-    )
+    masked = np.where(np.isnan(probs), -np.inf, probs)
+    top = _LABELS[masked.argmax(axis=1)]
+    conf = masked.max(axis=1)
+    data: dict[str, pa.Array] = {
+        "sample_id": pa.array(cols.sample_id[sel], pa.string()),
+        "stamp": pa.array(cols.stamp[sel], pa.string()),
+        "content_sha256": pa.array(cols.digest[sel], pa.string()),
+        "model_id": pa.array(np.full(n, card.id, dtype=object), pa.string()),
+        "model_sha256": pa.array(np.full(n, sha, dtype=object), pa.string()),
+        "variant": pa.array(np.full(n, variant, dtype=object), pa.string()),
+        "status": pa.array(cols.status[sel], pa.string()),
+        "error": pa.array(cols.error[sel], pa.string()),
+    }
     for j, col in enumerate(PROB_COLUMNS):
-        df[col] = probs[:, j]
-    df["top_label"] = np.where(okmask, labels, None)
-    df["confidence"] = np.where(okmask, conf, np.nan)
-    return df
+        data[col] = pa.array(probs[:, j], pa.float64())
+    data["top_label"] = pa.array(np.where(ok, top, None), pa.string())
+    data["confidence"] = pa.array(np.where(ok, conf, np.nan), pa.float64())
+    return pa.table(data, schema=SCHEMA)
+
+
+Emit = Callable[[ModelCard, pa.Table], None]
+
+
+def compute(
+    dataset: Dataset,
+    work: list[_ModelWork],
+    pl: Plan,
+    *,
+    variant: str,
+    chunk_size: int,
+    emit: Emit,
+    transform: Transform | None = None,
+    advance: ProgressFn = lambda n: None,
+) -> None:
+    """Run every model in ``work`` over the samples it needs; hand each (chunk, model) table to ``emit``."""
+    samples = dataset.samples
+    any_need = np.logical_or.reduce([w.need for w in work])
+    positions = np.flatnonzero(any_need)
+    chunks = [positions[i : i + chunk_size] for i in range(0, len(positions), chunk_size)]
+    if not chunks:
+        return
+
+    Pending = tuple[_ChunkColumns, list[tuple[_ModelWork, np.ndarray, list[Future[np.ndarray]]]]]
+
+    def submit(pos: np.ndarray, decoded: list[_Sample]) -> Pending:
+        cols = _ChunkColumns(samples.iloc[pos], decoded)
+        jobs = []
+        for w in work:
+            sel = w.need[pos]
+            if not sel.any():
+                continue
+            items = [d for d, s, ok in zip(decoded, sel, cols.ok, strict=True) if s and ok]
+            futs = [
+                infer_pool.submit(_infer_batch, w, items[i : i + pl.batch_size])
+                for i in range(0, len(items), pl.batch_size)
+            ]
+            jobs.append((w, sel, futs))
+        return cols, jobs
+
+    def finish(p: Pending) -> None:
+        cols, jobs = p
+        for w, sel, futs in jobs:
+            native = [f.result() for f in futs]
+            n_cls = len(w.card.classes)
+            canon = w.adapter.to_canonical(np.concatenate(native) if native else np.zeros((0, n_cls)))
+            table = rows_table(w.card, w.card.artifact.sha256, variant, cols, sel, canon)
+            emit(w.card, table)
+            advance(table.num_rows)
+
+    with (
+        ThreadPoolExecutor(max_workers=pl.decode_workers, thread_name_prefix="ferbench-decode") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="ferbench-prefetch") as prefetch,
+        ThreadPoolExecutor(
+            max_workers=pl.inference_workers, thread_name_prefix="ferbench-infer"
+        ) as infer_pool,
+    ):
+
+        def decode(ci: int) -> Future[list[_Sample]]:
+            pos = chunks[ci]
+            return prefetch.submit(_decode_chunk, dataset, samples.iloc[pos], pos, work, pool, transform)
+
+        nxt = decode(0)
+        pending: Pending | None = None
+        for ci, pos in enumerate(chunks):
+            decoded = nxt.result()
+            if ci + 1 < len(chunks):
+                nxt = decode(ci + 1)
+            current = submit(pos, decoded)
+            if pending is not None:
+                finish(pending)  # chunk k-1's rows are built and written while chunk k is being inferred
+            pending = current
+        if pending is not None:
+            finish(pending)
+
+
+def prepare_work(
+    cards: Sequence[ModelCard],
+    todo: dict[str, np.ndarray],
+    model_store: StoreSpec,
+    pl: Plan,
+) -> list[_ModelWork]:
+    """Load (and sha-verify) every model that has work, before anything is computed or written."""
+    work = []
+    for c in cards:
+        if not todo[c.id].any():
+            continue
+        adapter = Adapter(c, model_store, threads=pl.threads, device=pl.device)
+        custom = type(adapter).prepare is not Adapter.prepare
+        work.append(_ModelWork(c, adapter, todo[c.id], pixel_key(c.preprocess), custom))
+    return work
+
+
+def pending_masks(
+    dataset: Dataset, cards: Sequence[ModelCard], store: PredictionStore, variant: str
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """Per model, which samples still need computing (True) and how many rows are reused from the store."""
+    todo: dict[str, np.ndarray] = {}
+    reused: dict[str, int] = {}
+    for card in cards:
+        done = store.done_mask(card.id, card.artifact.sha256, variant, dataset.samples)
+        todo[card.id] = ~done
+        reused[card.id] = int(done.sum())
+    return todo, reused
+
+
+def announce(note: str | None) -> list[str]:
+    """Print a fallback note once (stderr, so piped stdout stays clean) and return it for the report."""
+    if note is None:
+        return []
+    print(f"ferbench: {note}", file=sys.stderr, flush=True)
+    return [note]
 
 
 def run_models(
@@ -110,62 +320,38 @@ def run_models(
     cards: Sequence[ModelCard],
     store: PredictionStore,
     *,
-    model_store: str | os.PathLike[str] | None = None,
+    model_store: StoreSpec = None,
     options: EngineOptions | None = None,
     progress: Callable[[int, int], ProgressFn] | None = None,
     transform: Transform | None = None,
 ) -> EngineReport:
     """Fill the prediction store for every (sample, model) pair of ``dataset`` × ``cards`` not yet in it."""
     opts = options or EngineOptions()
-    samples = dataset.samples
-    keys = list(zip(samples["sample_id"], samples["stamp"], strict=True))
-    todo: dict[str, np.ndarray] = {}
-    reused: dict[str, int] = {}
-    for card in cards:
-        done = store.done_keys(card.id, card.artifact.sha256, opts.variant)
-        need = np.array([k not in done for k in keys], dtype=bool)
-        todo[card.id] = need
-        reused[card.id] = int((~need).sum())
-    active = [c for c in cards if todo[c.id].any()]
+    todo, reused = pending_masks(dataset, cards, store, opts.variant)
     computed = {c.id: 0 for c in cards}
-    if not active:
-        return EngineReport(computed, reused)
+    if not any(m.any() for m in todo.values()):
+        return EngineReport(computed, reused, device=opts.device)
+    t0 = time.perf_counter()
+    pl = plan(opts)
+    notes = announce(pl.note)
+    work = prepare_work(cards, todo, model_store, pl)
+    t1 = time.perf_counter()
+    total = int(sum(w.need.sum() for w in work))
+    advance = progress(total, len(work)) if progress else (lambda n: None)
 
-    # Load (and sha-verify) every model that has work before touching the store.
-    adapters = {c.id: Adapter(c, model_store, threads=opts.threads, device=opts.device) for c in active}
-    total = int(sum(todo[c.id].sum() for c in active))
-    advance = progress(total, len(active)) if progress else (lambda n: None)
+    def emit(card: ModelCard, table: pa.Table) -> None:
+        store.write_part(table)
+        computed[card.id] += table.num_rows
 
-    any_need = np.logical_or.reduce([todo[c.id] for c in active])
-    positions = np.flatnonzero(any_need)
-    chunks = [positions[i : i + opts.chunk_size] for i in range(0, len(positions), opts.chunk_size)]
-    workers = opts.decode_workers or (os.cpu_count() or 1)
-    # One thread prefetches the next chunk (fanning its decoding out over ``pool``) while models run.
-    with ThreadPoolExecutor(max_workers=workers) as pool, ThreadPoolExecutor(max_workers=1) as prefetch:
-        nxt: Future[Decoded] | None = None
-        if chunks:
-            nxt = prefetch.submit(_decode_chunk, dataset, samples.iloc[chunks[0]], pool, transform)
-        for ci, pos in enumerate(chunks):
-            assert nxt is not None
-            decoded = nxt.result()
-            if ci + 1 < len(chunks):
-                nxt = prefetch.submit(_decode_chunk, dataset, samples.iloc[chunks[ci + 1]], pool, transform)
-            chunk_rows = samples.iloc[pos]
-            for card in active:
-                sel = todo[card.id][pos]
-                if not sel.any():
-                    continue
-                sub_rows = chunk_rows[sel]
-                sub_dec = [d for d, s in zip(decoded, sel, strict=True) if s]
-                adapter = adapters[card.id]
-                images = [d[0] for d in sub_dec if d[0] is not None]
-                native = [
-                    adapter.predict(images[i : i + opts.batch_size])
-                    for i in range(0, len(images), opts.batch_size)
-                ]
-                canon = adapter.to_canonical(np.concatenate(native)) if native else np.zeros((0, 8))
-                rows = _rows_for(card, card.artifact.sha256, opts.variant, sub_rows, sub_dec, canon)
-                store.write_part(rows)
-                computed[card.id] += len(rows)
-                advance(len(rows))
-    return EngineReport(computed, reused)
+    compute(
+        dataset,
+        work,
+        pl,
+        variant=opts.variant,
+        chunk_size=opts.chunk_size,
+        emit=emit,
+        transform=transform,
+        advance=advance,
+    )
+    timings = {"setup": t1 - t0, "compute": time.perf_counter() - t1}
+    return EngineReport(computed, reused, device=pl.device, notes=notes, timings=timings)

@@ -10,12 +10,16 @@ match; anything else is recomputed. ``predictions.parquet`` is the consolidated 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from ..labels import CANONICAL_LABELS
@@ -67,40 +71,122 @@ class PredictionStore:
         self.run_dir = Path(run_dir)
         self.parts_dir = self.run_dir / "parts"
 
-    def _part_files(self, model_id: str | None = None) -> list[Path]:
+    def _part_files(self, model_id: str | None = None, variant: str | None = None) -> list[Path]:
         base = self.parts_dir / model_id if model_id else self.parts_dir
         if not base.exists():
             return []
-        return sorted(p for p in base.rglob("*.parquet") if not p.name.startswith("."))
+        files = (p for p in base.rglob("*.parquet") if not p.name.startswith("."))
+        if variant is not None:
+            files = (p for p in files if "/".join(p.relative_to(self.parts_dir).parts[1:-1]) == variant)
+        return sorted(files)
 
-    def write_part(self, rows: pd.DataFrame) -> Path:
+    def write_part(self, rows: pd.DataFrame | pa.Table) -> Path:
         """Append rows for one model and variant as a new, atomically written part file."""
-        model_ids = rows["model_id"].unique()
-        variants = rows["variant"].unique()
+        if isinstance(rows, pd.DataFrame):
+            table = pa.Table.from_pandas(rows[list(SCHEMA.names)], schema=SCHEMA, preserve_index=False)
+        else:
+            table = rows.select(list(SCHEMA.names)).cast(SCHEMA)
+        model_ids = pc.unique(table["model_id"]).to_pylist()
+        variants = pc.unique(table["variant"]).to_pylist()
         if len(model_ids) != 1 or len(variants) != 1:
             raise ValueError("a part holds rows of exactly one model and one variant")
-        table = pa.Table.from_pandas(rows[list(SCHEMA.names)], schema=SCHEMA, preserve_index=False)
-        name = f"part-{uuid.uuid4().hex}.parquet"
+        # Time-ordered names: parts sort in write order, so a rewritten key's later row wins on read.
+        name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
         path = self.parts_dir / str(model_ids[0]) / str(variants[0]) / name
         atomic_write_parquet(table, path)
         return path
 
-    def read(self, model_ids: Iterable[str] | None = None, columns: list[str] | None = None) -> pd.DataFrame:
-        """All stored rows (for the given models), later duplicates of a key dropping earlier ones."""
+    def read_table(
+        self,
+        model_ids: Iterable[str] | None = None,
+        columns: list[str] | None = None,
+        *,
+        variant: str | None = None,
+        model_sha256: str | None = None,
+        dedupe: bool = True,
+    ) -> pa.Table:
+        """Stored rows as an Arrow table, reading only the parts, columns and rows asked for.
+
+        Parts live under ``<model>/<variant>/``, so ``model_ids`` and ``variant`` prune whole files before any
+        is opened; ``columns`` is pushed down to the Parquet reader (the key columns always come along so that
+        duplicates can be dropped); ``model_sha256`` is a row filter. Later duplicates of a key win.
+        """
         files: list[Path] = []
         for mid in model_ids if model_ids is not None else [None]:  # type: ignore[list-item]
-            files.extend(self._part_files(mid))
+            files.extend(self._part_files(mid, variant))
+        cols = (
+            list(SCHEMA.names)
+            if columns is None
+            else [c for c in SCHEMA.names if c in set(columns) | set(KEY_COLUMNS)]
+        )
         if not files:
-            return SCHEMA.empty_table().to_pandas()
-        cols = None if columns is None else sorted(set(columns) | set(KEY_COLUMNS), key=SCHEMA.names.index)
-        tables = [pq.read_table(f, columns=cols) for f in files]
-        df = pa.concat_tables(tables).to_pandas()
-        return df.drop_duplicates(subset=list(KEY_COLUMNS), keep="last").reset_index(drop=True)
+            return SCHEMA.empty_table().select(cols)
+        dataset = pads.dataset([str(f) for f in files], schema=SCHEMA, format="parquet")
+        flt = None
+        if variant is not None:
+            flt = pc.field("variant") == variant
+        if model_sha256 is not None:
+            f2 = pc.field("model_sha256") == model_sha256
+            flt = f2 if flt is None else flt & f2
+        table = dataset.to_table(columns=cols, filter=flt)
+        if dedupe and table.num_rows:
+            table = _drop_earlier_duplicates(table)
+        return table
+
+    def read(
+        self,
+        model_ids: Iterable[str] | None = None,
+        columns: list[str] | None = None,
+        *,
+        variant: str | None = None,
+        model_sha256: str | None = None,
+    ) -> pd.DataFrame:
+        """All stored rows (for the given models, variant, columns), later duplicates of a key dropping earlier ones."""
+        table = self.read_table(model_ids, columns, variant=variant, model_sha256=model_sha256)
+        return table.to_pandas()
 
     def done_keys(self, model_id: str, model_sha256: str, variant: str) -> set[tuple[str, str]]:
         """(sample_id, stamp) pairs already stored for this exact model file and variant."""
-        df = self.read([model_id], columns=list(KEY_COLUMNS))
-        if df.empty:
-            return set()
-        m = (df["model_sha256"] == model_sha256) & (df["variant"] == variant)
-        return set(zip(df.loc[m, "sample_id"], df.loc[m, "stamp"], strict=True))
+        t = self.read_table([model_id], ["sample_id", "stamp"], variant=variant, model_sha256=model_sha256)
+        return set(zip(t["sample_id"].to_pylist(), t["stamp"].to_pylist(), strict=True))
+
+    def done_mask(
+        self, model_id: str, model_sha256: str | None, variant: str, samples: pd.DataFrame
+    ) -> np.ndarray:
+        """Boolean array over ``samples`` rows: True where this model file and variant already has the row.
+
+        Vectorised (a hash join in Arrow), so resuming a million-sample run does not loop in Python. A model
+        without a known weight sha256 never matches stored rows (they cannot be tied to its file).
+        """
+        if model_sha256 is None:
+            return np.zeros(len(samples), dtype=bool)
+        t = self.read_table(
+            [model_id], ["sample_id", "stamp"], variant=variant, model_sha256=model_sha256, dedupe=False
+        )
+        if t.num_rows == 0:
+            return np.zeros(len(samples), dtype=bool)
+        done = _key_array(t["sample_id"], t["stamp"])
+        want = _key_array(
+            pa.array(samples["sample_id"].to_numpy(dtype=object), pa.string()),
+            pa.array(samples["stamp"].to_numpy(dtype=object), pa.string()),
+        )
+        return pc.is_in(want, value_set=done).to_numpy(zero_copy_only=False)
+
+
+def _key_array(sample_id: pa.Array | pa.ChunkedArray, stamp: pa.Array | pa.ChunkedArray) -> pa.Array:
+    joined = pc.binary_join_element_wise(sample_id.cast(pa.string()), stamp.cast(pa.string()), "\x00")
+    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+
+
+def _drop_earlier_duplicates(table: pa.Table) -> pa.Table:
+    """Keep the last row of each key (parts are read in name order, rows in write order)."""
+    key = pc.binary_join_element_wise(*[table[c] for c in KEY_COLUMNS], "\x00")
+    n = table.num_rows
+    idx = (
+        pa.table({"k": key, "i": pa.array(np.arange(n))})
+        .group_by("k", use_threads=False)
+        .aggregate([("i", "max")])["i_max"]
+    )
+    if len(idx) == n:
+        return table
+    return table.take(pa.array(np.sort(idx.to_numpy())))

@@ -123,24 +123,81 @@ def _resize(img: np.ndarray, p: Preprocess) -> np.ndarray:
     raise ValueError(f"unknown resize method {p.resize!r}")
 
 
-def preprocess_one(img: np.ndarray, p: Preprocess) -> np.ndarray:
-    """Return one float32 input tensor (without batch axis) in the card's layout."""
-    x = _to_color(img, p.color)
+PixelKey = tuple[str, bool, tuple[int, int], str, int, float]
+
+
+def pixel_key(p: Preprocess) -> PixelKey:
+    """What decides the resized pixels (before normalisation): models with equal keys share them.
+
+    The scikit-image resize applies ``scale`` before resizing, so for it the scale is part of the key.
+    """
+    fill = p.letterbox_fill if p.resize == "letterbox" else 0
+    return (p.color, p.pad_square, p.size, p.resize, fill, p.scale if p.resize == "skimage_aa" else 0.0)
+
+
+def pixels(img: np.ndarray, p: Preprocess, colored: np.ndarray | None = None) -> np.ndarray:
+    """Colour-convert, pad and resize one image: everything per-image, nothing per-element afterwards.
+
+    ``colored`` is ``img`` already converted with ``p.color`` (a cache hit); it must equal ``_to_color(img,
+    p.color)``. The result is uint8 (float32 for the TF-legacy and scikit-image resizes) in (H, W) or
+    (H, W, C).
+    """
+    x = _to_color(img, p.color) if colored is None else colored
     if p.pad_square:
         x = _pad_square(x)
-    x = _resize(x, p).astype(np.float32)
-    if x.ndim == 2:
-        x = x[:, :, None]
+    out = _resize(x, p)
+    # normalise() starts with astype(float32): doing it now is identical and halves what a chunk holds.
+    return out.astype(np.float32) if out.dtype == np.float64 else out
+
+
+def normalise(stacked: np.ndarray, p: Preprocess) -> np.ndarray:
+    """Turn a stack of :func:`pixels` outputs, (n, H, W[, C]), into the (n, ...) float32 input batch.
+
+    One vectorised pass over the whole batch; every step is an elementwise IEEE operation in float32, so the
+    result is bit-identical to normalising each image on its own.
+    """
+    x = stacked.astype(np.float32)
+    if x.ndim == 3:
+        x = x[:, :, :, None]
     mean = np.asarray(p.mean, dtype=np.float32)
     std = np.asarray(p.std, dtype=np.float32)
     # scikit-image-style resizing has already applied the scale (in float64, before resizing).
-    scale = np.float32(1.0 if p.resize == "skimage_aa" else p.scale)
-    x = (x * scale - mean) / std
+    x *= np.float32(1.0 if p.resize == "skimage_aa" else p.scale)
+    x -= mean
+    x /= std
     if p.layout == "NCHW":
-        x = np.transpose(x, (2, 0, 1))
+        x = np.transpose(x, (0, 3, 1, 2))
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
+class PixelCache:
+    """Per-image cache of colour conversions and resized pixels, keyed so models with equal rules share them.
+
+    Grey conversion happens once per image even when five models need grey at three sizes; a resize happens
+    once per (colour, padding, size, method) whatever the number of models that need it.
+    """
+
+    def __init__(self, img: np.ndarray) -> None:
+        self.img = img
+        self._colored: dict[str, np.ndarray] = {}
+        self._pixels: dict[PixelKey, np.ndarray] = {}
+
+    def get(self, p: Preprocess) -> np.ndarray:
+        key = pixel_key(p)
+        out = self._pixels.get(key)
+        if out is None:
+            colored = self._colored.get(p.color)
+            if colored is None:
+                colored = self._colored[p.color] = _to_color(self.img, p.color)
+            out = self._pixels[key] = pixels(self.img, p, colored)
+        return out
+
+
+def preprocess_one(img: np.ndarray, p: Preprocess) -> np.ndarray:
+    """Return one float32 input tensor (without batch axis) in the card's layout."""
+    return normalise(pixels(img, p)[None], p)[0]
+
+
 def preprocess_batch(images: list[np.ndarray], p: Preprocess) -> np.ndarray:
-    """Stack :func:`preprocess_one` over ``images`` into an (n, ...) float32 batch."""
-    return np.stack([preprocess_one(img, p) for img in images])
+    """Preprocess ``images`` into an (n, ...) float32 batch (per-image resize, one vectorised normalise)."""
+    return normalise(np.stack([pixels(img, p) for img in images]), p)

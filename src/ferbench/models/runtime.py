@@ -1,12 +1,23 @@
 """Inference runtimes: ONNX Runtime for almost everything, LiteRT for TFLite files whose ONNX conversion is wrong.
 
 Sessions are built only when a model is first used (never at import), with options chosen on purpose:
-graph optimisations on, quiet logging (some converted graphs warn once per initializer), and a thread count
-the engine decides.
+
+* graph optimisations at ``ORT_ENABLE_ALL`` (constant folding and conv+bn+activation fusion; the FER models
+  are small CNNs where fusion is most of the gain), quiet logging (some converted graphs warn once per
+  initializer);
+* an intra-op thread count the engine decides. On CPU the engine prefers one thread per session call and
+  several calls in flight (one per core): these models are too small for intra-op parallelism to pay, and
+  measured throughput on 2 cores is higher that way (see ``docs/performance.md``);
+* intra-op spinning off: spinning threads burn the cores the decoder and the other calls need;
+* the CPU memory arena on: per-call activation buffers are reused instead of allocated again for each batch.
+
+``resolve_device`` decides once per run whether ``cuda`` can be honoured; when it cannot, the run goes on on
+the CPU and the caller prints the reason.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -14,12 +25,58 @@ import numpy as np
 
 from ..errors import ModelError
 
+DEVICES = ("cpu", "cuda")
+
 
 class Session(Protocol):
     def run(self, batch: np.ndarray) -> np.ndarray: ...
 
 
+def cuda_available() -> bool:
+    """True when the installed ONNX Runtime has the CUDA execution provider (``onnxruntime-gpu``)."""
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def resolve_device(device: str) -> tuple[str, str | None]:
+    """Return (the device to use, a message saying why it differs from the request, or None).
+
+    ``cuda`` without a CUDA-enabled ONNX Runtime falls back to ``cpu``: a benchmark that silently stops is
+    worse than one that runs slower and says so.
+    """
+    if device not in DEVICES:
+        raise ModelError(f"unknown device '{device}'; use one of: {', '.join(DEVICES)}")
+    if device == "cuda" and not cuda_available():
+        import onnxruntime as ort
+
+        return "cpu", (
+            "device 'cuda' requested but this onnxruntime "
+            f"({ort.__version__}, providers: {', '.join(ort.get_available_providers())}) has no "
+            "CUDAExecutionProvider; running on the CPU instead (install onnxruntime-gpu for CUDA)"
+        )
+    return device, None
+
+
+def session_options(threads: int):  # type: ignore[no-untyped-def]
+    """The ``SessionOptions`` every ferbench ONNX session uses (see the module docstring for why)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.enable_cpu_mem_arena = True
+    opts.enable_mem_pattern = True
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
+
+
 class OnnxSession:
+    """An ONNX Runtime session; ``run`` may be called from several threads at once (ORT allows it)."""
+
     def __init__(
         self,
         path: Path,
@@ -31,21 +88,18 @@ class OnnxSession:
     ) -> None:
         import onnxruntime as ort
 
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         providers = ["CPUExecutionProvider"]
         if device == "cuda":
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
+            if not cuda_available():
                 raise ModelError(
                     "device 'cuda' requested but this onnxruntime has no CUDAExecutionProvider; "
                     "install onnxruntime-gpu or use --device cpu"
                 )
             providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-        self._sess = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        self.device = device
+        self._sess = ort.InferenceSession(
+            str(path), sess_options=session_options(threads), providers=providers
+        )
         self._input = input_name or self._sess.get_inputs()[0].name
         self._output = output_name or self._sess.get_outputs()[0].name
 
@@ -54,7 +108,11 @@ class OnnxSession:
 
 
 class LiteRTSession:
-    """A TFLite interpreter from ``ai-edge-litert``; runs one image per invoke (TFLite's fixed batch)."""
+    """TFLite interpreters from ``ai-edge-litert``; one image per invoke (TFLite's fixed batch).
+
+    A TFLite interpreter is not safe to call from two threads, so each calling thread gets its own
+    (built lazily; they are small), which lets the engine keep several calls in flight like with ONNX.
+    """
 
     def __init__(self, path: Path, *, threads: int = 0, model_id: str = "") -> None:
         try:
@@ -65,15 +123,26 @@ class LiteRTSession:
                 f"{who}weight file '{path}' needs the LiteRT runtime, which is not installed; "
                 "run `pip install ai-edge-litert` (Linux, macOS) or leave this model out of --models"
             ) from None
-        self._interp = Interpreter(model_path=str(path), num_threads=threads or None)
-        self._interp.allocate_tensors()
-        self._in = self._interp.get_input_details()[0]
-        self._out = self._interp.get_output_details()[0]
+        self._factory = lambda: Interpreter(model_path=str(path), num_threads=threads or None)
+        self._local = threading.local()
+        self._interp()  # fail now, not on first use, if the file is unusable
+
+    def _interp(self):  # type: ignore[no-untyped-def]
+        it = getattr(self._local, "interp", None)
+        if it is None:
+            it = self._factory()
+            it.allocate_tensors()
+            self._local.interp = it
+            self._local.inp = it.get_input_details()[0]
+            self._local.out = it.get_output_details()[0]
+        return it
 
     def run(self, batch: np.ndarray) -> np.ndarray:
+        interp = self._interp()
+        inp, out = self._local.inp, self._local.out
         outs = []
         for x in batch:
-            self._interp.set_tensor(self._in["index"], x[None].astype(self._in["dtype"]))
-            self._interp.invoke()
-            outs.append(np.array(self._interp.get_tensor(self._out["index"])[0], dtype=np.float64))
+            interp.set_tensor(inp["index"], x[None].astype(inp["dtype"]))
+            interp.invoke()
+            outs.append(np.array(interp.get_tensor(out["index"])[0], dtype=np.float64))
         return np.stack(outs)
