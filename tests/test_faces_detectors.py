@@ -103,6 +103,17 @@ def test_tampered_weights_are_refused(tmp_path: Path, model_store: Path) -> None
         detector_files(card, tmp_path)
 
 
+def test_detector_files_come_from_the_first_store_folder_that_has_them(
+    tmp_path: Path, model_store: Path
+) -> None:
+    card = DETECTOR_CARDS["rfb320"]
+    empty = tmp_path / "cache"
+    empty.mkdir()
+    assert detector_files(card, [empty, model_store]) == [model_store / f.path for f in card.files]
+    with pytest.raises(ModelError, match="not found"):
+        detector_files(card, [empty])
+
+
 def test_unknown_detector_is_a_user_error() -> None:
     with pytest.raises(ModelError, match="unknown face detector 'mtcnn'"):
         get_detector("mtcnn")

@@ -21,6 +21,7 @@ from .evaluate import EvaluatedPredictions, evaluate
 from .labels import CANONICAL_LABELS
 from .models import resolve_models
 from .models.cards import ModelCard
+from .models.store import StoreSpec
 from .provenance import dataset_fingerprint, provenance
 
 LABEL_RULE = (
@@ -80,7 +81,7 @@ def run(
     data_root: str | os.PathLike[str] | None = None,
     split: str | None = None,
     limit: int | None = None,
-    model_store: str | os.PathLike[str] | None = None,
+    model_store: StoreSpec = None,
     options: EngineOptions | None = None,
     seed: int = 0,
     command: str | None = None,

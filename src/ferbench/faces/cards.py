@@ -31,7 +31,10 @@ class DetectorCard:
     @property
     def sha256(self) -> str:
         """The first (main) file's sha256: part of the detection cache key."""
-        return self.files[0].sha256
+        sha = self.files[0].sha256
+        if sha is None:  # every detector card pins its weights; a card without one is a programming error
+            raise ValueError(f"detector card '{self.id}' has no sha256 for {self.files[0].path}")
+        return sha
 
 
 DETECTOR_CARDS: dict[str, DetectorCard] = {

@@ -12,7 +12,6 @@ sessions are shared.
 
 from __future__ import annotations
 
-import os
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -23,20 +22,23 @@ import numpy as np
 
 from ..errors import SHA_MISMATCH, ModelError, WeightsMismatch
 from ..hashing import sha256_file
-from ..models.store import resolve_store
+from ..models.store import StoreSpec, store_paths
 from .cards import DETECTOR_CARDS, DetectorCard
 from .types import Face
 
 
-def detector_files(card: DetectorCard, store: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Return the card's files after checking each exists and matches its pinned sha256."""
+def detector_files(card: DetectorCard, store: StoreSpec = None) -> list[Path]:
+    """Return the card's files after checking each exists and matches its pinned sha256.
+
+    Each file is taken from the first folder of the model-store search path that has it, like model weights.
+    """
     if card.location == "opencv":
-        base = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]
+        bases = [Path(cv2.data.haarcascades)]  # type: ignore[attr-defined]
     else:
-        base = resolve_store(store)
+        bases = store_paths(store)
     out = []
     for art in card.files:
-        path = base / art.path
+        path = next((b / art.path for b in bases if (b / art.path).is_file()), bases[0] / art.path)
         if not path.is_file():
             where = "this OpenCV install (cv2.data)" if card.location == "opencv" else "the model store"
             raise ModelError(
@@ -71,7 +73,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
 class Detector(ABC):
     """A loaded, verified face detector."""
 
-    def __init__(self, card: DetectorCard, store: str | os.PathLike[str] | None = None, **kw: object) -> None:
+    def __init__(self, card: DetectorCard, store: StoreSpec = None, **kw: object) -> None:
         self.card = card
         self.files = detector_files(card, store)
         side = kw.get("max_side")
@@ -141,7 +143,7 @@ class RFB320Detector(Detector):
 
     SIZE = (320, 240)  # width, height
 
-    def __init__(self, card: DetectorCard, store: str | os.PathLike[str] | None = None, **kw: object) -> None:
+    def __init__(self, card: DetectorCard, store: StoreSpec = None, **kw: object) -> None:
         super().__init__(card, store, **kw)
         import onnxruntime as ort
 
@@ -228,7 +230,7 @@ _DETECTORS: dict[str, DetectorFactory] = {
     "rfb320": RFB320Detector,
     "haar": HaarDetector,
 }
-_CACHE: dict[tuple[str, str, int], Detector] = {}
+_CACHE: dict[tuple[str, tuple[str, ...], int], Detector] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -242,9 +244,7 @@ def list_detectors() -> list[str]:
     return list(_DETECTORS)
 
 
-def get_detector(
-    name: str | Detector, store: str | os.PathLike[str] | None = None, *, max_side: int | None = None
-) -> Detector:
+def get_detector(name: str | Detector, store: StoreSpec = None, *, max_side: int | None = None) -> Detector:
     """A verified, ready detector by name (created once per process, name, store and ``max_side``).
 
     ``max_side`` caps the long side of the image the detector sees (default: the card's, 640 for YuNet).
@@ -254,7 +254,7 @@ def get_detector(
     if name not in _DETECTORS:
         raise ModelError(f"unknown face detector '{name}'. Known detectors: {', '.join(_DETECTORS)}.")
     max_side = DETECTOR_CARDS[name].max_side if max_side is None else max_side
-    key = (name, str(resolve_store(store)), max_side)
+    key = (name, tuple(str(p) for p in store_paths(store)), max_side)
     with _CACHE_LOCK:
         det = _CACHE.get(key)
         if det is None:

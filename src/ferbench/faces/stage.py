@@ -30,6 +30,7 @@ import pandas as pd
 from ..datasets.base import Dataset
 from ..errors import FerbenchError, SampleError
 from ..hashing import sha256_bytes
+from ..models.store import StoreSpec
 from .cache import FaceStore, face_rows, row_face
 from .crop import DEFAULT_MARGIN, aligned_crop, crop_square
 from .detectors import DETECTOR_CARDS, Detector, get_detector, list_detectors
@@ -107,7 +108,7 @@ def detect_and_crop(
     *,
     margin: float = DEFAULT_MARGIN,
     align: bool = False,
-    model_store: str | os.PathLike[str] | None = None,
+    model_store: StoreSpec = None,
 ) -> list[Face]:
     """Find faces in one BGR image, apply ``policy`` and cut each kept face (``Face.crop``).
 
@@ -243,7 +244,7 @@ def prepare_face_stage(
     cfg: FaceStageConfig,
     run_dir: str | os.PathLike[str],
     *,
-    model_store: str | os.PathLike[str] | None = None,
+    model_store: StoreSpec = None,
     workers: int = 0,
     progress: Callable[[int], None] | None = None,
 ) -> FaceStage:

@@ -12,7 +12,6 @@ are placed from the crop geometry.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -23,6 +22,7 @@ import pandas as pd
 from ..datasets.base import Dataset
 from ..engine import EngineOptions, EngineReport, PredictionStore, run_models
 from ..models.cards import ModelCard
+from ..models.store import StoreSpec
 from .registry import PERTURBATIONS, PerturbSpec, apply
 
 Transform = Callable[[np.ndarray, pd.Series], np.ndarray]
@@ -62,7 +62,7 @@ def run_perturbations(
     seed: int = 0,
     options: EngineOptions | None = None,
     base_transform: Transform | None = None,
-    model_store: str | os.PathLike[str] | None = None,
+    model_store: StoreSpec = None,
     progress: Callable[[int, int], Callable[[int], None]] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, EngineReport]]:
     """Fill the store for every perturbation variant; return the variant descriptions and engine reports.
