@@ -130,3 +130,26 @@ def test_models_list_marks_missing_weights_unavailable(tmp_path: Path):
     p = ferbench("models", "list", "--json", "--model-store", str(tmp_path), env=env)
     assert p.returncode == 0
     assert not any(r["available"] for r in json.loads(p.stdout))
+
+
+def test_run_takes_a_label_map_and_loader_options(tmp_path, fer2013_root, model_store):
+    """A user's own folder names reach the canonical labels through --label-map; bad options are one line."""
+    import shutil
+
+    root = tmp_path / "mine"
+    for folder, canonical in (("smiling", "happy"), ("calm", "neutral"), ("blurry", "sad")):
+        (root / folder).mkdir(parents=True)
+        for src in sorted((fer2013_root / "test" / canonical).iterdir())[:3]:
+            shutil.copy(src, root / folder / src.name)
+    common = ["run", "--dataset", "image-folder", "--data-root", str(root), "--model-store", str(model_store)]
+    common += ["--models", "fer-mini-xception"]
+    p = ferbench(*common, "--out", str(tmp_path / "o"), "--label-map", "smiling=happy,calm=neutral,blurry=-")
+    assert p.returncode == 0, p.stderr
+    m = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert m["n_samples"] == 6
+    assert m["labels"] == ["neutral", "happy"]
+    assert m["excluded"] == {"excluded_by_map": 3}
+    assert m["provenance"]["dataset_options"] == {"label_map": "smiling=happy,calm=neutral,blurry=-"}
+    bad = ferbench(*common, "--out", str(tmp_path / "b"), "-o", "colour")
+    assert bad.returncode == 2
+    assert "--option 'colour' is not key=value" in bad.stderr

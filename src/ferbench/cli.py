@@ -75,7 +75,7 @@ def run(
         str, typer.Option(help="cpu or cuda (falls back to cpu, with a message, when CUDA is unavailable).")
     ] = "cpu",
     engine: Annotated[
-        str, typer.Option(help="local (this machine) or ray (Ray actors; pip install 'ferbench[ray]').")
+        str, typer.Option(help="local (this machine) or ray (Ray actors; pip install 'ferbench\\[ray]').")
     ] = "local",
     address: Annotated[
         str | None,
@@ -128,15 +128,29 @@ def run(
     fps: Annotated[
         float | None, typer.Option(help="Video datasets: frames sampled per second of each clip (default 2).")
     ] = None,
+    label_map: Annotated[
+        str | None,
+        typer.Option(
+            help="Label map for image-folder/manifest/emognition: a .json/.csv file or 'a=happy,b=exclude'."
+        ),
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", help="Loader option key=value, e.g. images=original (repeatable)."),
+    ] = None,
 ) -> None:
     """Run models over a labelled dataset and write predictions, metrics and an HTML report.
 
     Re-running with the same --out resumes: stored predictions are reused and only missing ones computed.
     """
     from .api import run as api_run
+    from .commands.datasets_check import parse_options
     from .engine import EngineOptions
 
     opts = EngineOptions(batch_size=batch_size, threads=threads, device=device)
+    loader_options = parse_options(option or [], label_map)
+    if fps is not None:
+        loader_options["fps"] = fps
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -164,7 +178,7 @@ def run(
             multi_face=multi_face,
             face_margin=face_margin,
             face_align=face_align,
-            dataset_options={"fps": fps} if fps is not None else None,
+            dataset_options=loader_options or None,
             engine=engine,
             address=address,
             workers=workers,
