@@ -25,10 +25,8 @@ from rich.table import Table
 
 from ..cli import ModelStores, app, console
 from ..datasets.fer2013 import IMAGE_SUFFIXES
-from ..ensembles import LOW_CONFIDENCE, NO_FACE, combine
 from ..errors import FerbenchError
 from ..labels import CANONICAL_LABELS
-from ..metrics.selective import check_threshold
 from ..models import create, resolve_models
 from ..models.store import StoreSpec
 from .predict_faces import detect_faces
@@ -73,6 +71,9 @@ def predict_images(
     method: str = "mean",
 ) -> dict[str, Any]:
     """The JSON-ready answer for every image under ``target`` (see module docstring)."""
+    from ..ensembles import NO_FACE  # the ensemble and metrics stack load scikit-learn: import on use
+    from ..metrics.selective import check_threshold
+
     abstain_below = check_threshold(abstain_below, "--abstain-below")
     min_agreement = check_threshold(min_agreement, "--min-agreement")
     if method not in ("mean", "vote"):
@@ -146,6 +147,8 @@ def _answers(
     abstain_below: float,
     labels: Sequence[str],
 ) -> list[dict[str, Any]]:
+    from ..ensembles import LOW_CONFIDENCE, combine
+
     n, m = pred.shape
     if m >= 2:
         out = combine(pred, proba, method, min_agreement, abstain_below)  # type: ignore[arg-type]
