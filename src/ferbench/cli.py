@@ -21,8 +21,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-models_app = typer.Typer(help="List and inspect the model zoo.", no_args_is_help=True)
-datasets_app = typer.Typer(help="List dataset layouts.", no_args_is_help=True)
+models_app = typer.Typer(help="List and inspect the model zoo; pull weights that are not in the store.", no_args_is_help=True)
+datasets_app = typer.Typer(help="List dataset layouts and check a dataset folder before a run.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(datasets_app, name="datasets")
 
