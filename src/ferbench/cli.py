@@ -21,8 +21,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-models_app = typer.Typer(help="List and inspect the model zoo; pull weights that are not in the store.", no_args_is_help=True)
-datasets_app = typer.Typer(help="List dataset layouts and check a dataset folder before a run.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="List and inspect the model zoo; pull weights that are not in the store.", no_args_is_help=True
+)
+datasets_app = typer.Typer(
+    help="List dataset layouts and check a dataset folder before a run.", no_args_is_help=True
+)
 app.add_typer(models_app, name="models")
 app.add_typer(datasets_app, name="datasets")
 
@@ -38,6 +42,17 @@ ModelStores = Annotated[
         "several. Searched before $FERBENCH_MODEL_STORE and ~/.cache/ferbench/models.",
         show_default=False,
     ),
+]
+
+LabelMap = Annotated[
+    str | None,
+    typer.Option(
+        help="Label map for image-folder/manifest/emognition: a .json/.csv file or 'a=happy,b=exclude'."
+    ),
+]
+LoaderOptions = Annotated[
+    list[str] | None,
+    typer.Option("--option", "-o", help="Loader option key=value, e.g. images=original (repeatable)."),
 ]
 
 
@@ -128,16 +143,8 @@ def run(
     fps: Annotated[
         float | None, typer.Option(help="Video datasets: frames sampled per second of each clip (default 2).")
     ] = None,
-    label_map: Annotated[
-        str | None,
-        typer.Option(
-            help="Label map for image-folder/manifest/emognition: a .json/.csv file or 'a=happy,b=exclude'."
-        ),
-    ] = None,
-    option: Annotated[
-        list[str] | None,
-        typer.Option("--option", "-o", help="Loader option key=value, e.g. images=original (repeatable)."),
-    ] = None,
+    label_map: LabelMap = None,
+    option: LoaderOptions = None,
 ) -> None:
     """Run models over a labelled dataset and write predictions, metrics and an HTML report.
 

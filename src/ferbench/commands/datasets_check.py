@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..cli import console, datasets_app
+from ..cli import LabelMap, LoaderOptions, console, datasets_app
 from ..errors import DatasetError
 
 SHOW = 20
@@ -55,16 +55,8 @@ def datasets_check(
         Path, typer.Option(help="Folder (or manifest file) holding the dataset as downloaded.")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    label_map: Annotated[
-        str | None,
-        typer.Option(
-            help="Label map for image-folder/manifest/emognition: a .json/.csv file or 'a=happy,b=exclude'."
-        ),
-    ] = None,
-    option: Annotated[
-        list[str] | None,
-        typer.Option("--option", "-o", help="Loader option key=value, e.g. images=original (repeatable)."),
-    ] = None,
+    label_map: LabelMap = None,
+    option: LoaderOptions = None,
     decode: Annotated[
         bool, typer.Option(help="Decode every image (--no-decode: only read and hash).")
     ] = True,

@@ -24,7 +24,7 @@ import typer
 from rich.table import Table
 
 from ..cli import ModelStores, app, console
-from ..datasets.fer2013 import IMAGE_SUFFIXES
+from ..datasets.common import IMAGE_SUFFIXES
 from ..errors import FerbenchError
 from ..labels import CANONICAL_LABELS
 from ..models import create, resolve_models

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..errors import DatasetError
+from ..labels import to_canonical
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
@@ -42,6 +43,16 @@ def find_file(root: Path, candidates: Sequence[str], what: str, required: bool =
             "Point --data-root at the dataset as downloaded (see docs/datasets.md)."
         )
     return None
+
+
+def class_folder_label(class_dir: Path) -> str:
+    """The canonical label a class folder's name stands for; a folder that names none is a dataset error."""
+    try:
+        return to_canonical(class_dir.name)
+    except DatasetError:
+        raise DatasetError(
+            f"{class_dir}: class folder '{class_dir.name}' maps to no canonical expression label"
+        ) from None
 
 
 def is_hidden(p: Path | str) -> bool:

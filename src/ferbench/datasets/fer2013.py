@@ -22,8 +22,8 @@ import pandas as pd
 from ..errors import DatasetError
 from ..labels import FER2013_CLASSES, to_canonical
 from .base import Dataset, file_stamp, register_dataset
+from .common import IMAGE_SUFFIXES, class_folder_label
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 FOLDER_SPLITS = {"train": "Training", "test": None}
 PIXELS = 48 * 48
 
@@ -43,12 +43,7 @@ def load_fer2013_images(root: Path) -> Dataset:
     rows = []
     for subset in subsets:
         for class_dir in sorted(p for p in (root / subset).iterdir() if p.is_dir()):
-            try:
-                label = to_canonical(class_dir.name)
-            except DatasetError:
-                raise DatasetError(
-                    f"{class_dir}: class folder '{class_dir.name}' maps to no canonical expression label"
-                ) from None
+            label = class_folder_label(class_dir)
             for f in sorted(class_dir.iterdir()):
                 if not f.is_file() or f.suffix.lower() not in IMAGE_SUFFIXES:
                     continue

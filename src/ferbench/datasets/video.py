@@ -25,10 +25,9 @@ import pandas as pd
 
 from ..errors import DatasetError, SampleError
 from ..faces.video import decode_sampled, n_samples, probe
-from ..labels import to_canonical
 from .base import Dataset, file_stamp, register_dataset
+from .common import VIDEO_SUFFIXES, class_folder_label
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"}
 DEFAULT_FPS = 2.0
 _FRAME_RE = re.compile(r"#f(\d+)")
 _KEEP_CLIPS = 4
@@ -96,12 +95,7 @@ def load_video_folder(root: Path, fps: float = DEFAULT_FPS) -> VideoDataset:
     rows: list[dict[str, object]] = []
     broken: dict[str, str] = {}
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        try:
-            label = to_canonical(class_dir.name)
-        except DatasetError:
-            raise DatasetError(
-                f"{class_dir}: class folder '{class_dir.name}' maps to no canonical expression label"
-            ) from None
+        label = class_folder_label(class_dir)
         for f in sorted(class_dir.iterdir()):
             if not f.is_file() or f.suffix.lower() not in VIDEO_SUFFIXES:
                 continue

@@ -71,6 +71,19 @@ def _text_colour(value: float, cmap: matplotlib.colors.Colormap, lo: float, hi: 
     return "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "#1b1b1b"
 
 
+def _square_grid(ax: Any, names: Sequence[str], fontsize: int) -> None:
+    """Square cells, first row at the top, the names on both axes, no ticks or left/bottom frame."""
+    n = len(names)
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_aspect("equal")
+    ax.set_xticks(range(n), names, rotation=45, ha="right", fontsize=fontsize)
+    ax.set_yticks(range(n), names, fontsize=fontsize)
+    ax.tick_params(length=0)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
+
+
 def confusion_svg(
     confusion: Sequence[Sequence[int]], labels: Sequence[str], title: str, prefix: str = "cm"
 ) -> Markup:
@@ -96,14 +109,7 @@ def confusion_svg(
             edgecolors="white",
             linewidth=0.8,
         )
-        ax.set_xlim(-0.5, n - 0.5)
-        ax.set_ylim(n - 0.5, -0.5)
-        ax.set_aspect("equal")
-        ax.set_xticks(range(n), labels, rotation=45, ha="right", fontsize=8)
-        ax.set_yticks(range(n), labels, fontsize=8)
-        ax.tick_params(length=0)
-        for side in ("left", "bottom"):
-            ax.spines[side].set_visible(False)
+        _square_grid(ax, labels, fontsize=8)
         ax.set_xlabel("model's label", fontsize=8)
         ax.set_ylabel("dataset label", fontsize=8)
         ax.set_title(title, fontsize=9)
@@ -141,14 +147,7 @@ def kappa_heatmap_svg(matrix: Mapping[str, Mapping[str, float | None]], prefix: 
             edgecolors="white",
             linewidth=0.8,
         )
-        ax.set_xlim(-0.5, n - 0.5)
-        ax.set_ylim(n - 0.5, -0.5)
-        ax.set_aspect("equal")
-        ax.set_xticks(range(n), ids, rotation=45, ha="right", fontsize=7)
-        ax.set_yticks(range(n), ids, fontsize=7)
-        ax.tick_params(length=0)
-        for side in ("left", "bottom"):
-            ax.spines[side].set_visible(False)
+        _square_grid(ax, ids, fontsize=7)
         for i in range(n):
             for j in range(n):
                 if np.isfinite(k[i, j]):
