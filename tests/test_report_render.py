@@ -200,3 +200,14 @@ def test_section_partials_render_in_order_and_escaped(
     assert "&lt;b&gt;bold?&lt;/b&gt;" in out and "<b>bold?" not in out
     assert "<p class='two'>3</p>" in out
     assert 'href="#section-one_k"' in out
+
+
+def test_contents_bar_names_each_section_once(hostile_run: RunResult) -> None:  # noqa: F811
+    """Extra sections get their own names in the contents bar, never a second "Agreement" or the like."""
+    import re
+
+    out = render_html(_metrics(hostile_run))
+    nav = out[out.index('<nav class="toc"') : out.index("</nav>")]
+    names = re.findall(r'<a href="#[^"]+">([^<]+)</a>', nav)
+    assert "Agreement detail" in names and "Disputed faces" in names  # the run has several models
+    assert len(names) == len(set(names)), names

@@ -74,6 +74,16 @@ SECTION_TEMPLATES: list[tuple[str, str]] = [
     ("video", "video.html.j2"),
 ]
 
+# Contents-bar names where the key alone would read badly or clash with the skeleton's own entries.
+SECTION_TITLES: dict[str, str] = {
+    "agreement": "Agreement detail",
+    "agreement_levels": "Coarser levels",
+    "disagreement": "Disputed faces",
+    "humans": "Human annotators",
+    "affect": "Valence & arousal",
+    "faces": "Face stage",
+}
+
 
 def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
     models = m.get("models") or {}
@@ -121,6 +131,7 @@ def render_html(
             figures=_figures(m),
             cards=dict(cards or {}),
             sections=sections,
+            section_titles=SECTION_TITLES,
             bands=KAPPA_BANDS,
             max_failures=MAX_FAILURE_ROWS,
             max_disagreements=MAX_DISAGREEMENT_ROWS,
