@@ -78,7 +78,7 @@ SECTION_TEMPLATES: list[tuple[str, str]] = [
 SECTION_TITLES: dict[str, str] = {
     "agreement": "Agreement detail",
     "agreement_levels": "Coarser levels",
-    "disagreement": "Disputed faces",
+    "disagreement": "Swapped labels",
     "humans": "Human annotators",
     "affect": "Valence & arousal",
     "faces": "Face stage",
