@@ -271,3 +271,45 @@ def test_all_policy_on_a_pixel_csv_reads_through_the_source_ids(
     assert set(preds.loc[preds["sample_id"].isin(found["sample_id"]), "status"]) == {"ok"}
     assert res.metrics["faces"]["n_images"] == 6
     assert res.metrics["faces"]["n_no_face"] == int((s["det_status"] == "no_face").sum())
+
+
+def test_perturbations_apply_to_the_face_crops(
+    tmp_path: Path, reference_dir: Path, model_store: Path
+) -> None:
+    """With --faces and --perturb together, each perturbation is applied to the crop the models see."""
+    from ferbench.perturb import apply
+
+    data = photo_folder(reference_dir, tmp_path / "photos")
+    res = run(
+        "fer2013-images",
+        data_root=data,
+        out=tmp_path / "run",
+        models="fer-mini-xception",
+        model_store=model_store,
+        faces="yunet",
+        perturb="mask:3,blur:2",
+    )
+    store = pd.concat(
+        [pd.read_parquet(p) for p in (tmp_path / "run" / "parts" / "fer-mini-xception").rglob("*.parquet")]
+    )
+    assert set(store["variant"]) == {
+        "face:yunet:largest",
+        "face:yunet:largest+mask:3",
+        "face:yunet:largest+blur:2",
+    }
+    land = "test/neutral/free-mountain-vector-01.jpg"
+    assert (store.loc[store["sample_id"] == land, "status"] == "no_face").all()  # in every variant
+
+    sid = "test/happy/0-f15-hao-ph.jpg"
+    crop = detect_and_crop(cv2.imread(str(data / sid)), "yunet", model_store=model_store)[0].crop
+    adapter = Adapter(get_card("fer-mini-xception"), model_store)
+    pcols = [c for c in store.columns if c.startswith("p_")]
+    for spec in ("mask:3", "blur:2"):
+        expected = adapter.to_canonical(adapter.predict([apply(crop, spec, sample_id=sid)]))[0]
+        row = store[(store["sample_id"] == sid) & (store["variant"] == f"face:yunet:largest+{spec}")]
+        np.testing.assert_allclose(row[pcols].to_numpy(dtype=float)[0], expected, atol=1e-6, equal_nan=True)
+    rob = res.metrics["robustness"]
+    assert rob["clean_variant"] == "face:yunet:largest"
+    assert set(rob["perturbations"]) == {"mask", "blur"}
+    mask = rob["perturbations"]["mask"]["severities"][0]["models"]["fer-mini-xception"]
+    assert mask["n"] == 5  # the five photos with a face, clean and masked
