@@ -125,3 +125,28 @@ def test_detect_and_crop_api(reference_dir: Path, model_store: Path) -> None:
             _img(reference_dir, "free-mountain-vector-01"), detector="haar", model_store=model_store
         )
     assert e.value.reason == "no_face"
+
+
+@pytest.mark.parametrize("align", [False, True])
+def test_crop_landmarks_follow_the_face_into_the_crop(
+    align: bool, reference_dir: Path, model_store: Path
+) -> None:
+    """Each landmark maps to the crop pixel showing the same image content (a warp moves it with the face)."""
+    from ferbench.faces.crop import crop_landmarks
+
+    img = _img(reference_dir, "0-f15-hao-ph")
+    face = get_detector("yunet", model_store).detect(img)[0]
+    assert face.landmarks is not None
+    crop = aligned_crop(img, face.landmarks, face.box) if align else crop_square(img, face.box)
+    lm = crop_landmarks(face.landmarks, face.box, align=align)
+    assert lm.shape == (5, 2)
+    assert ((lm >= 0) & (lm < np.array(crop.shape[1::-1]))).all()
+    for (x, y), (cx, cy) in zip(face.landmarks, lm, strict=True):
+        a = cv2.getRectSubPix(img, (9, 9), (float(x), float(y))).astype(float)
+        b = cv2.getRectSubPix(crop, (9, 9), (float(cx), float(cy))).astype(float)
+        tol = 25 if align else 0.5  # resampling blurs the warped crop a little; a plain cut is exact
+        assert np.abs(a - b).mean() < tol
+    if align:  # the aligned landmarks sit near the template's place for them
+        side = crop.shape[0]
+        dst = (TEMPLATE_112 / 112.0 + 0.1) / 1.2 * side
+        assert np.abs(lm - dst).max() < 0.05 * side

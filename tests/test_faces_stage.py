@@ -277,6 +277,7 @@ def test_perturbations_apply_to_the_face_crops(
     tmp_path: Path, reference_dir: Path, model_store: Path
 ) -> None:
     """With --faces and --perturb together, each perturbation is applied to the crop the models see."""
+    from ferbench.faces.crop import crop_landmarks
     from ferbench.perturb import apply
 
     data = photo_folder(reference_dir, tmp_path / "photos")
@@ -301,11 +302,13 @@ def test_perturbations_apply_to_the_face_crops(
     assert (store.loc[store["sample_id"] == land, "status"] == "no_face").all()  # in every variant
 
     sid = "test/happy/0-f15-hao-ph.jpg"
-    crop = detect_and_crop(cv2.imread(str(data / sid)), "yunet", model_store=model_store)[0].crop
+    face = detect_and_crop(cv2.imread(str(data / sid)), "yunet", model_store=model_store)[0]
+    lm = crop_landmarks(face.landmarks, face.box)  # the mask is drawn on the detected mouth and nose
     adapter = Adapter(get_card("fer-mini-xception"), model_store)
     pcols = [c for c in store.columns if c.startswith("p_")]
     for spec in ("mask:3", "blur:2"):
-        expected = adapter.to_canonical(adapter.predict([apply(crop, spec, sample_id=sid)]))[0]
+        perturbed = apply(face.crop, spec, sample_id=sid, landmarks=lm)
+        expected = adapter.to_canonical(adapter.predict([perturbed]))[0]
         row = store[(store["sample_id"] == sid) & (store["variant"] == f"face:yunet:largest+{spec}")]
         np.testing.assert_allclose(row[pcols].to_numpy(dtype=float)[0], expected, atol=1e-6, equal_nan=True)
     rob = res.metrics["robustness"]

@@ -64,6 +64,27 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.hstack([scale * rot, t[:, None]])
 
 
+def crop_landmarks(
+    landmarks: np.ndarray,
+    box: Sequence[float],
+    margin: float = DEFAULT_MARGIN,
+    align: bool = False,
+) -> np.ndarray:
+    """The 5 landmarks in the pixel coordinates of the crop :func:`crop_square` / :func:`aligned_crop` cut.
+
+    Why: later stages that draw on the crop (the perturbations' mask and sunglasses) then sit on the real eyes
+    and mouth instead of guessing them from the crop's geometry.
+    """
+    lm = np.asarray(landmarks, np.float64).reshape(5, 2)
+    x0, y0, x1, _ = square_box(box, margin)  # clipping at the image's far edges does not move the origin
+    if align:
+        size = max(16, x1 - x0)
+        dst = (TEMPLATE_112 / 112.0 + margin) / (1 + 2 * margin) * size
+        mat = similarity_transform(lm, dst)
+        return lm @ mat[:, :2].T + mat[:, 2]
+    return lm - np.array([max(0, x0), max(0, y0)], np.float64)
+
+
 def aligned_crop(
     img: np.ndarray, landmarks: np.ndarray, box: Sequence[float], margin: float = DEFAULT_MARGIN
 ) -> np.ndarray:

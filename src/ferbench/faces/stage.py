@@ -32,7 +32,7 @@ from ..errors import FerbenchError, SampleError
 from ..hashing import sha256_bytes
 from ..models.store import StoreSpec
 from .cache import FaceStore, face_rows, row_face
-from .crop import DEFAULT_MARGIN, aligned_crop, crop_square
+from .crop import DEFAULT_MARGIN, aligned_crop, crop_landmarks, crop_square
 from .detectors import DETECTOR_CARDS, Detector, get_detector, list_detectors
 from .types import Face
 
@@ -234,6 +234,9 @@ def _expand(ds: Dataset, dets: pd.DataFrame, cfg: FaceStageConfig) -> tuple[pd.D
             row.update(
                 det_status="ok", det_error="", det_x=f.box[0], det_y=f.box[1], det_w=f.box[2], det_h=f.box[3]
             )
+            if f.landmarks is not None:  # crop-space landmarks: the perturbations place occluders on them
+                lm = crop_landmarks(f.landmarks, f.box, cfg.margin, cfg.align)
+                row.update({f"crop_lm{i}_{a}": float(lm[i, j]) for i in range(5) for j, a in enumerate("xy")})
             lookup[new_id] = f
             out.append(row)
     return pd.DataFrame(out), lookup
