@@ -2,9 +2,9 @@
 
 The network test compares with outputs of face-api.js itself (tfjs CPU backend in Node; see
 ``tests/data/faceapi_age_gender_reference.*``) on real FER2013 faces, square and non-square. It needs the
-weights in the model store's ``faceapi-age-gender/`` folder (``npm pack @vladmandic/face-api@1.7.15``, files
-``model/age_gender_model.bin`` and ``model/age_gender_model-weights_manifest.json``) and is skipped, saying
-so, where they are absent.
+weights in a ``faceapi-age-gender/`` folder of the model-store search path (``ferbench models pull
+faceapi-age-gender`` fetches them from the npm package; the README's first command does) and is skipped,
+saying so, where they are absent.
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ REFERENCE = Path(__file__).parent / "data" / "faceapi_age_gender_reference.json"
 
 @pytest.fixture(scope="module")
 def weights(model_store) -> Path:
-    folder = model_store / FOLDER
-    if not (folder / WEIGHTS).is_file():
-        pytest.skip(f"{folder} lacks {WEIGHTS}: add face-api's age/gender weights to run this test")
-    return folder
+    from ferbench.models.store import store_paths
+
+    for folder in (p / FOLDER for p in store_paths(model_store)):
+        if (folder / WEIGHTS).is_file():
+            return folder
+    pytest.skip(f"no {FOLDER}/{WEIGHTS} in the model store: run `ferbench models pull {FOLDER}`")
 
 
 def test_matches_face_api_js_on_real_faces(weights, fer2013_root):

