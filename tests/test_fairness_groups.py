@@ -185,6 +185,30 @@ def test_failed_samples_count_in_failure_rate_not_accuracy():
     assert r["agreement"]["by_group"]["a"]["n_items"] == 2  # items both models scored
 
 
+def test_abstention_rate_counts_scored_faces_below_the_threshold():
+    """Hand computation: the share of each group's scored faces whose top probability is under 0.5."""
+    yt = np.array([0, 1, 1, 0, 1, 0, 1, 1])
+    pred = np.array([[0, -1], [1, 1], [0, -1], [0, 0], [1, 1], [1, 0], [-1, 1], [1, 1]])
+    conf = np.array(
+        [[0.9, 0], [0.4, 0.7], [0.49, 0], [0.5, 0.3], [0.2, 0.6], [0.8, 0.55], [0, 0.1], [0.3, 0.9]]
+    )
+    keys = np.array(["a", "a", "a", "a", "b", "b", "b", "b"], dtype=object)
+    r = group_metrics(yt, pred, keys, ["m1", "m2"], 2, min_size=1, n_boot=200, confidence=conf)
+    m1, m2 = r["models"]["m1"], r["models"]["m2"]
+    assert r["abstain_below"] == 0.5
+    assert m1["by_group"]["a"]["abstention_rate"]["value"] == 0.5  # 0.4 and 0.49 of 0.9, 0.4, 0.49, 0.5
+    assert m1["by_group"]["b"]["abstention_rate"]["value"] == pytest.approx(2 / 3)  # failed face not counted
+    assert m2["by_group"]["a"]["abstention_rate"]["value"] == 0.5  # 0.3 of the two it scored
+    assert m2["by_group"]["b"]["abstention_rate"]["value"] == 0.25
+    assert m1["overall"]["abstention_rate"] == pytest.approx(4 / 7)
+    gap = m1["gap"]["abstention_rate"]
+    assert gap["difference"]["value"] == pytest.approx(2 / 3 - 0.5) and gap["highest_group"] == "b"
+    lo, hi = m1["by_group"]["b"]["abstention_rate"]["ci"]
+    assert 0 <= lo <= 2 / 3 <= hi <= 1
+    plain = group_metrics(yt, pred, keys, ["m1", "m2"], 2, min_size=1, n_boot=20)
+    assert "abstention_rate" not in plain["models"]["m1"]["by_group"]["a"] and "abstain_below" not in plain
+
+
 def test_one_model_has_no_group_agreement_and_one_group_no_gap():
     yt = np.zeros(40, int)
     pred = np.zeros((40, 1), int)

@@ -1,7 +1,8 @@
 """The ``fairness`` section of ``metrics.json``: metrics per group for each ``--groups`` grouping.
 
 Reads ``EvalContext.options``: ``groups`` (a list of groupings, each a list of columns; see
-:func:`ferbench.metrics.groups.parse_groups`), and optionally ``group_min_size`` and ``group_n_boot``.
+:func:`ferbench.metrics.groups.parse_groups`), and optionally ``group_min_size``, ``group_n_boot`` and
+``abstain_below`` (the commit threshold of the abstention rate, default 0.5).
 Absent when no grouping was asked for.
 """
 
@@ -9,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..evaluate import EvalContext, register_section
 from ..metrics.groups import (
+    DEFAULT_ABSTAIN_BELOW,
     DEFAULT_MIN_SIZE,
     DEFAULT_N_BOOT,
     check_group_columns,
@@ -29,7 +33,10 @@ def fairness_section(ctx: EvalContext) -> dict[str, Any] | None:
     check_group_columns(ctx.samples, groupings)
     min_size = int(ctx.options.get("group_min_size") or DEFAULT_MIN_SIZE)
     n_boot = int(ctx.options.get("group_n_boot") or DEFAULT_N_BOOT)
+    abstain_below = float(ctx.options.get("abstain_below") or DEFAULT_ABSTAIN_BELOW)
     ev = ctx.ev
+    # top restricted probability per (sample, model); failed cells are never read (only scored rows are)
+    confidence = np.nan_to_num(ev.proba, nan=0.0).max(axis=2)
     out: dict[str, Any] = {}
     for i, cols in enumerate(groupings):
         name = "+".join(cols)
@@ -43,6 +50,8 @@ def fairness_section(ctx: EvalContext) -> dict[str, Any] | None:
             min_size=min_size,
             n_boot=n_boot,
             seed=ctx.seed + i,
+            confidence=confidence,
+            abstain_below=abstain_below,
         )
         estimated = any(c.startswith("est_") for c in cols)
         out[name] = {"columns": cols, "estimated": estimated, **res}

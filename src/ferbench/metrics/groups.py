@@ -14,6 +14,11 @@ gap (they are not ranked): an accuracy on 12 faces says little.
 
 Failed samples (unreadable, no face…) are left out of a model's accuracy and macro-F1 and counted in its
 failure rate; Fleiss' kappa uses the items every model scored, as in the ``agreement`` section.
+
+With ``confidence`` (each model's top restricted probability), the abstention rate is the share of a group's
+scored faces on which the model would decline at the commit threshold ``abstain_below`` (the same rule as the
+abstaining ensembles and ``ferbench predict --abstain-below``): a model that is unsure more often on one group
+serves that group worse even where its committed labels are as accurate.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
 MISSING_GROUP = "(missing)"
 DEFAULT_MIN_SIZE = 30
 DEFAULT_N_BOOT = 1000
+DEFAULT_ABSTAIN_BELOW = 0.5
 MAX_GROUPS = 200  # more distinct values than this is an id-like column, not a grouping
 
 
@@ -204,11 +210,14 @@ def group_metrics(
     n_boot: int = DEFAULT_N_BOOT,
     level: float = 0.95,
     seed: int = 0,
+    confidence: np.ndarray | None = None,
+    abstain_below: float = DEFAULT_ABSTAIN_BELOW,
 ) -> dict[str, Any]:
-    """Per group and model: n, accuracy, macro-F1, failure rate, and Fleiss' kappa among the models.
+    """Per group and model: n, accuracy, macro-F1, failure rate, abstention rate, and Fleiss' kappa.
 
     ``y_true`` (n,) label indices; ``pred`` (n, models) label indices with ``-1`` for a failed sample;
-    ``keys`` (n,) group keys. Returns a JSON-ready dict (see ``docs/fairness.md``).
+    ``keys`` (n,) group keys; ``confidence`` (n, models) top probabilities (optional: without it there is no
+    abstention rate). Returns a JSON-ready dict (see ``docs/fairness.md``).
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     pred = np.asarray(pred, dtype=np.int64)
@@ -220,8 +229,11 @@ def group_metrics(
     for j, mid in enumerate(model_ids):
         ok = pred[:, j] >= 0
         by_group: dict[str, Any] = {}
-        boots: dict[str, dict[str, np.ndarray]] = {"accuracy": {}, "macro_f1": {}, "failure_rate": {}}
-        values: dict[str, dict[str, float]] = {"accuracy": {}, "macro_f1": {}, "failure_rate": {}}
+        names = ["accuracy", "macro_f1", "failure_rate"] + (
+            ["abstention_rate"] if confidence is not None else []
+        )
+        boots: dict[str, dict[str, np.ndarray]] = {name: {} for name in names}
+        values: dict[str, dict[str, float]] = {name: {} for name in names}
         mf = _metric_frame(y_true[ok], pred[ok, j], keys[ok]) if ok.any() else None
         eligible = []
         for g in groups:
@@ -239,11 +251,12 @@ def group_metrics(
             acc = float(mf.by_group.loc[g, "accuracy"]) if mf is not None and n_ok else None
             f1 = float(mf.by_group.loc[g, "macro_f1"]) if mf is not None and n_ok else None
             fr = float(np.mean(~ok[rows]))
-            for name, val, bt in (
-                ("accuracy", acc, acc_b),
-                ("macro_f1", f1, f1_b),
-                ("failure_rate", fr, fail_b),
-            ):
+            stats = [("accuracy", acc, acc_b), ("macro_f1", f1, f1_b), ("failure_rate", fr, fail_b)]
+            if confidence is not None:
+                declines = confidence[scored, j] < abstain_below
+                ab = float(declines.mean()) if n_ok else None
+                stats.append(("abstention_rate", ab, boot_accuracy(declines, bi)))
+            for name, val, bt in stats:
                 boots[name][g] = bt
                 if val is not None:
                     values[name][g] = val
@@ -255,12 +268,27 @@ def group_metrics(
                 "macro_f1": {"value": f1, "ci": _ci(f1_b, level) if n_ok else [None, None]},
                 "failure_rate": {"value": fr, "ci": _ci(fail_b, level)},
             }
+            if confidence is not None:
+                ab_b = boots["abstention_rate"][g]
+                by_group[str(g)]["abstention_rate"] = {
+                    "value": values["abstention_rate"].get(g),
+                    "ci": _ci(ab_b, level) if n_ok else [None, None],
+                }
         overall = mf.overall if mf is not None else None
         models[mid] = {
             "overall": {
                 "accuracy": _num(overall["accuracy"]) if overall is not None else None,
                 "macro_f1": _num(overall["macro_f1"]) if overall is not None else None,
                 "failure_rate": float(np.mean(~ok)) if len(ok) else None,
+                **(
+                    {
+                        "abstention_rate": float(np.mean(confidence[ok, j] < abstain_below))
+                        if ok.any()
+                        else None
+                    }
+                    if confidence is not None
+                    else {}
+                ),
             },
             "by_group": by_group,
             "gap": {name: _gap(values[name], boots[name], eligible, level) for name in values},
@@ -270,6 +298,7 @@ def group_metrics(
     return {
         "min_size": min_size,
         "n_boot": n_boot,
+        **({"abstain_below": abstain_below} if confidence is not None else {}),
         "ci_level": level,
         "groups": [
             {"group": str(g), "n": int(len(members[g])), "small": bool(len(members[g]) < min_size)}
