@@ -537,6 +537,11 @@ def main() -> None:
             f" (model compute stage {fx['engine_compute_s']:.2f} s)"
         )
         print(f"  speed-up {sp1:.1f}x (target >= 20x) {'PASS' if sp1 >= 20 else 'MISS'}")
+        a_fx = best_a["facex-mobilenetv2"].wall / n * fk
+        print(
+            f"  ceiling: facex's per-face time / (a)'s model-only time for facex on {fk:,} faces"
+            f" ({a_fx:.2f} s) = {fx['facex_s'] / a_fx:.1f}x; no engine can beat the model's own compute"
+        )
         print(
             f"  outputs: facex's own scores vs ferbench's stored probabilities on all {fk:,} faces: max |diff|"
             f" {fx['max_abs_diff']:.1e}, same top class on {fx['top_agree']:,}/{fk:,}"
