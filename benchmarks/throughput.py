@@ -21,7 +21,7 @@ plus agreement statistics and bootstrap CIs for 1M items × 9 models, projected 
 prediction store, and Ray 1-worker vs 2-worker throughput.
 
 Usage: ``python benchmarks/throughput.py --model-store ../shared/models [--limit 1000]``. With nine models
-the full FER2013 test set (7,024 crops) takes about half an hour on 2 cores; ``--limit 300`` a few minutes.
+the full FER2013 test set (7,024 crops) takes about 20 minutes on 2 cores; ``--limit 300`` a few minutes.
 (d1) downloads the facex wheel with pip (or takes ``--facex-wheel``) and needs scikit-image
 (``pip install -e '.[bench]'``). Timings are best-of-``--repeats``, with (a) and (b) interleaved so that
 load from other processes hits both alike.
