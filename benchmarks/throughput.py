@@ -4,19 +4,27 @@ Prints, in one run on one machine (see ``docs/performance.md`` for recorded figu
 
 (a) model-only time: each available verified model alone on ONNX Runtime/LiteRT over the same images, input
     tensors already preprocessed in memory, at its best batch size and thread layout (tuned on a subset);
+    tensors are prepared a chunk at a time outside the timed calls, so memory stays bounded at any size;
 (b) ferbench end to end on the same images, fresh run folder: the engine (decode → preprocess → infer →
     Parquet store) and the whole ``ferbench.run`` (engine + metrics.json + report.html);
 (c) the ratio (b)/(a) (target ≤ 1.3), on wall-clock and on CPU seconds (CPU seconds are robust to other
     processes on a shared machine, wall-clock is what a user waits for);
-(d) the per-image pattern of the models' original packages (one image per call: read, decode, preprocess,
-    run a batch of 1) and ferbench's speed-up over it (target ≥ 20×);
-(e) peak resident memory (``getrusage`` maxrss) after each stage;
-plus agreement statistics for 1M items × 9 models, projected reads from a large prediction store, and Ray
-1-worker vs 2-worker throughput.
+(d) the original packages' per-image use and ferbench's speed-up over it (target ≥ 20×):
+    (d1) REAL: the ``facex`` 1.1.0 package's own code (``EmotionClassifier.detect_emotion`` per given face,
+         its ``skimage.transform.resize`` and TFLite interpreter), run unchanged with LiteRT standing in for
+         ``tf.lite`` (see ``original_facex.py``), against ferbench's engine for facex-mobilenetv2 alone on
+         the same faces; facex's outputs are compared with ferbench's on every timed face;
+    (d2) EMULATED for all models (their packages need TensorFlow/Keras or PyTorch, not installed here): one
+         image per call (read, decode, preprocess, run a batch of 1 on the same ONNX/TFLite file);
+(e) peak resident memory: the engine alone in a fresh process (``VmHWM``), and this benchmark process;
+plus agreement statistics and bootstrap CIs for 1M items × 9 models, projected reads from a large
+prediction store, and Ray 1-worker vs 2-worker throughput.
 
-Usage: ``python benchmarks/throughput.py [--limit 1000]`` (about 2-3 minutes with ``--limit 1000`` on 2 cores;
-the full FER2013 test set, 7,024 crops, takes longer). Timings are best-of-``--repeats``, with (a) and (b)
-interleaved so that load from other processes hits both alike.
+Usage: ``python benchmarks/throughput.py --model-store ../shared/models [--limit 1000]``. With nine models
+the full FER2013 test set (7,024 crops) takes about 20 minutes on 2 cores; ``--limit 300`` a few minutes.
+(d1) downloads the facex wheel with pip (or takes ``--facex-wheel``) and needs scikit-image
+(``pip install -e '.[bench]'``). Timings are best-of-``--repeats``, with (a) and (b) interleaved so that
+load from other processes hits both alike.
 """
 
 from __future__ import annotations
@@ -50,26 +58,41 @@ SHARED = ROOT.parent / "shared"
 
 
 def peak_mib() -> float:
+    """This process's peak resident memory (``VmHWM``; ``getrusage`` where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def engine_peak_mib(
     data_root: str, limit: int | None, models: list[str], model_store: str, out: Path
 ) -> float:
-    """Peak RSS of a fresh process that only loads the dataset and runs the engine (what a user's run needs)."""
+    """Peak RSS of a fresh process that only loads the dataset and runs the engine (what a user's run needs).
+
+    The child reads its own ``VmHWM``: ``getrusage(RUSAGE_CHILDREN)`` would report this (large) process's
+    memory, because Linux carries the parent's high-water mark across fork + exec.
+    """
     import subprocess
 
     code = (
         f"import sys; sys.path.insert(0, {str(ROOT / 'src')!r})\n"
+        "from pathlib import Path\n"
         "from ferbench.datasets import load_dataset\n"
         "from ferbench.engine import PredictionStore, run_models\n"
         "from ferbench.models import resolve_models\n"
         f"ds = load_dataset('fer2013-images', {data_root!r}).select('test', {limit!r}, seed=0)\n"
         f"run_models(ds, resolve_models({','.join(models)!r}, {model_store!r}), PredictionStore({str(out)!r}),"
         f" model_store={model_store!r})\n"
+        "hwm = [l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM:')]\n"
+        "print('VMHWM_KIB', hwm[0].split()[1])\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    res = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    kib = [line.split()[1] for line in res.stdout.splitlines() if line.startswith("VMHWM_KIB")]
+    return int(kib[0]) / 1024
 
 
 def machine() -> str:
@@ -129,10 +152,14 @@ def _layouts(cpus: int) -> list[tuple[str, int, int]]:
     return out
 
 
-def tune_model(card: ModelCard, x: np.ndarray, model_store: str, cpus: int, tune_n: int) -> dict[str, Any]:
-    """Find the fastest (layout, batch) for this model on a subset of the preprocessed tensors."""
+def tune_model(
+    card: ModelCard, images: list[np.ndarray], model_store: str, cpus: int, tune_n: int
+) -> dict[str, Any]:
+    """Find the fastest (layout, batch) for this model on the first ``tune_n`` images' tensors."""
     batches = [card.fixed_batch] if card.fixed_batch else [4, 8, 16, 32, 64, 128]
-    sub = x[:tune_n]
+    if card.runtime == "litert":  # one image per invoke whatever the batch: only the layout matters
+        batches = [8]
+    sub = preprocess_batch(images[:tune_n], card.preprocess)
     best: dict[str, Any] | None = None
     for desc, threads, lanes in _layouts(cpus):
         adapter = Adapter(card, model_store, threads=threads)
@@ -147,25 +174,51 @@ def tune_model(card: ModelCard, x: np.ndarray, model_store: str, cpus: int, tune
     return best
 
 
-def time_model(card: ModelCard, x: np.ndarray, model_store: str, cfg: dict[str, Any]) -> Timer:
+class Sum:
+    """Wall and CPU seconds summed over several timed blocks."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    def add(self, t: Timer) -> None:
+        self.wall += t.wall
+        self.cpu += t.cpu
+
+
+def time_model(
+    card: ModelCard, images: list[np.ndarray], model_store: str, cfg: dict[str, Any], chunk: int
+) -> Sum:
+    """Model-only seconds over all images: tensors are prepared a chunk at a time *outside* the timed calls.
+
+    Holding every model's tensors for 7,024 images at once would take over 12 GiB (facex's 200 px and
+    YOLO's 320 px inputs); ``chunk`` is a multiple of every batch size tried, so chunking splits no batch.
+    """
     adapter = Adapter(card, model_store, threads=cfg["threads"])
+    total = Sum()
     with ThreadPoolExecutor(cfg["lanes"]) as pool:
-        adapter.infer(x[: min(len(x), 8)])
-        with Timer() as t:
-            _run_all(adapter, x, cfg["batch"], cfg["lanes"], pool)
-    return t
+        adapter.infer(preprocess_batch(images[:8], card.preprocess))
+        for i in range(0, len(images), chunk):
+            x = preprocess_batch(images[i : i + chunk], card.preprocess)
+            with Timer() as t:
+                _run_all(adapter, x, cfg["batch"], cfg["lanes"], pool)
+            total.add(t)
+            del x
+    return total
 
 
 # --------------------------------------------------------------------------------- (d) per-image call pattern
 def per_image_pattern(card: ModelCard, paths: list[str], model_store: str) -> float:
-    """Seconds per image for the original packages' pattern, emulated with the same ONNX file.
+    """Seconds per image for the original packages' per-image pattern, EMULATED with the same model file.
 
     ``fer``'s ``FER.detect_emotions(img, face_rectangles=[box])`` and oarriaga's demo scripts both do, per
     face: read/decode the image, convert to grey, resize, scale, then call the Keras model on a batch of one.
-    Here the Keras call is replaced by an ONNX Runtime call with default session options (all cores) — far
-    cheaper than a Keras ``predict`` per face — so the speed-up printed is a lower bound.
+    Here the package's framework call is replaced by an ONNX Runtime (LiteRT for facex) call on a batch of
+    one with default session options (all cores). The packages' own framework overheads per call are not
+    in this figure; for facex, (d1) measures the package's real code beside it.
     """
-    adapter = Adapter(card, model_store)  # ORT defaults: intra-op threads = all cores, as a user would get
+    adapter = Adapter(
+        card, model_store
+    )  # runtime defaults: intra-op threads = all cores, as a user would get
     adapter.infer(preprocess_one(cv2.imread(paths[0]), card.preprocess)[None])
     with Timer() as t:
         for p in paths:
@@ -174,6 +227,47 @@ def per_image_pattern(card: ModelCard, paths: list[str], model_store: str) -> fl
             probs = adapter.infer(x[None])[0]
             _ = dict(zip(card.classes, probs.tolist(), strict=True))  # the packages return a dict per face
     return t.wall / len(paths)
+
+
+def facex_original(ds: Dataset, k: int, model_store: str, tmp: Path, wheel: str | None) -> dict[str, Any]:
+    """(d1): facex 1.1.0's own per-face code vs ferbench's engine for facex-mobilenetv2 on the same k faces.
+
+    Both read and decode each file themselves (facex's users hand it an image; ferbench reads the dataset).
+    Returns the timings and how far facex's own outputs are from the probabilities ferbench stored.
+    """
+    from original_facex import fetch_wheel, load_facex
+
+    from ferbench.labels import to_canonical
+
+    card = resolve_models("facex-mobilenetv2", model_store)[0]
+    sub = Dataset(ds.name, ds.root, ds.samples.iloc[:k].copy(), ds.description, ds.pixels, ds.labels)
+    paths = list(sub.samples["path"])
+    fx = load_facex(fetch_wheel(tmp / "facex-wheel", wheel), tmp / "facex-pkg")
+    fx.per_face(cv2.imread(paths[0]))  # warm-up, as for every other timing
+    with Timer() as t_fx:
+        outs = [fx.per_face(cv2.imread(p)) for p in paths]
+    with Timer() as t_eng:
+        rep = run_models(sub, [card], PredictionStore(tmp / "facex-engine"), model_store=model_store)
+    stored = (
+        PredictionStore(tmp / "facex-engine")
+        .read([card.id])
+        .set_index("sample_id")
+        .loc[sub.samples["sample_id"]]
+    )
+    cols = [f"p_{to_canonical(c)}" for c in outs[0]]
+    theirs = np.array([[float(v) for v in o.values()] for o in outs])
+    ours = stored[cols].to_numpy(dtype=np.float64)
+    return {
+        "k": k,
+        "runtime": fx.runtime,
+        "facex_s": t_fx.wall,
+        "facex_cpu": t_fx.cpu,
+        "engine_s": t_eng.wall,
+        "engine_cpu": t_eng.cpu,
+        "engine_compute_s": rep.timings.get("compute", float("nan")),
+        "max_abs_diff": float(np.abs(theirs - ours).max()),
+        "top_agree": int((theirs.argmax(1) == ours.argmax(1)).sum()),
+    }
 
 
 # ------------------------------------------------------------------------------------------ metrics at scale
@@ -223,6 +317,8 @@ def _fmt_value(v: Any) -> str:
         return f"array{v.shape}"
     if isinstance(v, tuple | list):
         return ", ".join(_fmt_value(x) for x in v)
+    if all(hasattr(v, a) for a in ("value", "ci_low", "ci_high")):
+        return f"{v.value:.4f} [{v.ci_low:.4f}, {v.ci_high:.4f}]"
     if isinstance(v, dict):
         return ", ".join(f"{k}={_fmt_value(x)}" for k, x in list(v.items())[:4])
     return type(v).__name__
@@ -328,7 +424,10 @@ def main() -> None:
     ap.add_argument("--metrics-models", type=int, default=9)
     ap.add_argument("--store-items", type=int, default=200_000)
     ap.add_argument("--ray-limit", type=int, default=1000)
-    ap.add_argument("--skip", default="", help="comma list of: metrics, store, ray, report")
+    ap.add_argument("--chunk", type=int, default=1024, help="images per tensor chunk in (a)")
+    ap.add_argument("--facex-n", type=int, default=1000, help="faces timed in (d1), facex's own code")
+    ap.add_argument("--facex-wheel", default=None, help="facex-1.1.0 wheel (default: pip download it)")
+    ap.add_argument("--skip", default="", help="comma list of: metrics, store, ray, report, facex")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     cpus = os.cpu_count() or 1
@@ -347,19 +446,15 @@ def main() -> None:
         images = [ds.read(r.sample_id, r.path)[0] for r in ds.samples.itertuples()]
     print(f"decoded {n:,} images into memory for (a): {t.wall:.2f} s; peak RSS {peak_mib():.0f} MiB")
 
-    tensors = {}
-    cfgs = {}
-    for card in cards:
-        tensors[card.id] = preprocess_batch(images, card.preprocess)
-        cfgs[card.id] = tune_model(card, tensors[card.id], args.model_store, cpus, args.tune_n)
+    cfgs = {card.id: tune_model(card, images, args.model_store, cpus, args.tune_n) for card in cards}
     print(f"(a) tuned batch and thread layout per model; peak RSS {peak_mib():.0f} MiB")
 
-    best_a: dict[str, Timer] = {}
+    best_a: dict[str, Sum] = {}
     best_engine: Timer | None = None
     best_full: Timer | None = None
     for rep in range(args.repeats):
         for card in cards:
-            t = time_model(card, tensors[card.id], args.model_store, cfgs[card.id])
+            t = time_model(card, images, args.model_store, cfgs[card.id], args.chunk)
             if card.id not in best_a or t.wall < best_a[card.id].wall:
                 best_a[card.id] = t
         run_dir = tmp / f"engine{rep}"
@@ -385,11 +480,10 @@ def main() -> None:
                 best_full = tf
             shutil.rmtree(tmp / f"full{rep}")
         print(f"  repeat {rep + 1}/{args.repeats} done (load average {load_avg()})")
-    del tensors
     assert best_engine is not None
     mem_after_b = peak_mib()
 
-    print(f"\n(a) model-only, tensors ready in memory, best of {args.repeats}:")
+    print(f"\n(a) model-only, tensors ready in memory (prepared outside the timer), best of {args.repeats}:")
     print(f"  {'model':34s} {'layout':22s} {'batch':>5s} {'wall s':>8s} {'cpu s':>8s} {'img/s':>8s}")
     a_wall = a_cpu = 0.0
     for card in cards:
@@ -422,37 +516,68 @@ def main() -> None:
             f"  ferbench.run / model-only:  {r_full:5.2f} wall, {best_full.cpu / a_cpu:5.2f} CPU  {'PASS' if r_full <= 1.3 else 'MISS'}"
         )
 
+    if "facex" not in skip and any(c.id == "facex-mobilenetv2" for c in cards):
+        fk = min(args.facex_n, n)
+        fx = facex_original(ds, fk, args.model_store, tmp, args.facex_wheel)
+        sp1 = fx["facex_s"] / fx["engine_s"]
+        print(
+            f"\n(d1) REAL original package: facex 1.1.0's own code on the same {fk:,} faces (FER2013 test crops)"
+        )
+        print(f"     facex's EmotionClassifier, runtime: {fx['runtime']};")
+        print(
+            "     per face: cv2.imread, facex's own grey conversion and detect_emotion (skimage resize, one"
+        )
+        print("     interpreter invoke with its default threads), dict of 7 scores")
+        print(
+            f"  facex, one call per face: {fx['facex_s']:7.2f} s wall, {fx['facex_cpu']:7.2f} s CPU"
+            f"  ({1000 * fx['facex_s'] / fk:.2f} ms/face)"
+        )
+        print(
+            f"  ferbench engine, facex-mobilenetv2 alone: {fx['engine_s']:7.2f} s wall, {fx['engine_cpu']:7.2f} s CPU"
+            f" (model compute stage {fx['engine_compute_s']:.2f} s)"
+        )
+        print(f"  speed-up {sp1:.1f}x (target >= 20x) {'PASS' if sp1 >= 20 else 'MISS'}")
+        a_fx = best_a["facex-mobilenetv2"].wall / n * fk
+        print(
+            f"  ceiling: facex's per-face time / (a)'s model-only time for facex on {fk:,} faces"
+            f" ({a_fx:.2f} s) = {fx['facex_s'] / a_fx:.1f}x; no engine can beat the model's own compute"
+        )
+        print(
+            f"  outputs: facex's own scores vs ferbench's stored probabilities on all {fk:,} faces: max |diff|"
+            f" {fx['max_abs_diff']:.1e}, same top class on {fx['top_agree']:,}/{fk:,}"
+        )
+    else:
+        print("\n(d1) skipped (facex-mobilenetv2 not among the models, or --skip facex)")
+
     k = min(args.per_image_n, n)
     paths = list(ds.samples["path"].iloc[:k])
     per_img = {c.id: per_image_pattern(c, paths, args.model_store) for c in cards}
     total_pi = sum(per_img.values()) * n
+    print("\n(d2) per-image call pattern, EMULATED for every model (not the packages' own code: they need")
     print(
-        "\n(d) original packages' per-image call pattern (EMULATED: their packages need TensorFlow, which this"
+        "     TensorFlow/Keras or PyTorch, not installed here): same ONNX/TFLite files, one image per call:"
     )
-    print(
-        "    environment does not have; same ONNX models, one image per call: imread, grey, resize, scale, run on a"
-    )
-    print(f"    batch of 1, dict per face; timed on {k} images per model and scaled to {n:,}):")
+    print("     imread, colour, resize, scale, run a batch of 1 with default runtime threads, dict per face;")
+    print(f"     timed on {k} images per model and scaled to {n:,}:")
     for card in cards:
-        print(f"  {card.id:34s} {1000 * per_img[card.id]:7.2f} ms/image  -> {per_img[card.id] * n:8.2f} s")
+        print(f"  {card.id:36s} {1000 * per_img[card.id]:7.2f} ms/image  -> {per_img[card.id] * n:8.2f} s")
     sp = total_pi / best_engine.wall
     print(
         f"  all models, per image: {total_pi:.2f} s; ferbench engine: {best_engine.wall:.2f} s;"
         f" speed-up {sp:.1f}x (target >= 20x) {'PASS' if sp >= 20 else 'MISS'}"
     )
-    print("  (a real Keras predict() per face costs several ms more per call than ONNX Runtime, so the true")
-    print("   speed-up over the packages is larger than this)")
+    print("  (a framework's own per-call overhead, e.g. Keras predict() per face, is not in this emulation)")
 
     eng_mem = engine_peak_mib(
         args.data_root, args.limit, [c.id for c in cards], args.model_store, tmp / "mem"
     )
-    print("\n(e) peak resident memory (getrusage maxrss):")
+    print("\n(e) peak resident memory (VmHWM):")
     print(
         f"  ferbench engine alone, fresh process (sample table + {len(cards)} models + pipeline): {eng_mem:.0f} MiB"
     )
     print(
-        f"  this benchmark process after (a)+(b): {mem_after_b:.0f} MiB (holds every model's input tensors for (a));"
-        f" after (d): {peak_mib():.0f} MiB"
+        f"  this benchmark process after (a)+(b): {mem_after_b:.0f} MiB (one {args.chunk}-image tensor chunk"
+        f" per model at a time for (a), plus ferbench.run); after (d): {peak_mib():.0f} MiB"
     )
 
     if "metrics" not in skip:
