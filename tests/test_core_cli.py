@@ -153,3 +153,7 @@ def test_run_takes_a_label_map_and_loader_options(tmp_path, fer2013_root, model_
     bad = ferbench(*common, "--out", str(tmp_path / "b"), "-o", "colour")
     assert bad.returncode == 2
     assert "--option 'colour' is not key=value" in bad.stderr
+    unknown = ferbench(*common, "--out", str(tmp_path / "u"), "-o", "colour=red")
+    assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
+    assert "dataset 'image-folder' has no option colour" in unknown.stderr
+    assert not (tmp_path / "u").exists()  # refused before any work or output

@@ -15,8 +15,9 @@ import pyarrow as pa
 
 from .datasets import Dataset, load_dataset
 from .engine import EngineOptions, EngineReport, PredictionStore, run_models
+from .engine.runner import Transform
 from .engine.store import atomic_write_parquet
-from .errors import DatasetError, FerbenchError
+from .errors import FerbenchError
 from .evaluate import EvaluatedPredictions, evaluate
 from .labels import CANONICAL_LABELS
 from .models import resolve_models
@@ -71,6 +72,46 @@ def write_text_atomic(text: str, path: Path) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _compute(
+    ds: Dataset,
+    cards: Sequence[ModelCard],
+    store: PredictionStore,
+    opts: EngineOptions,
+    transform: Transform | None,
+    model_store: StoreSpec,
+    progress: Callable[[int, int], Callable[[int], None]] | None,
+    engine: str,
+    address: str | None,
+    workers: int | None,
+) -> EngineReport:
+    """Fill the store with the clean (or face-stage) variant, on this machine or on a Ray cluster."""
+    if engine == "ray":
+        from .engine.ray_engine import run_models_ray
+
+        return run_models_ray(
+            ds,
+            cards,
+            store,
+            model_store=model_store,
+            options=opts,
+            progress=progress,
+            transform=transform,
+            address=address,
+            workers=workers,
+        )
+    return run_models(
+        ds, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
+    )
+
+
+def _engine_record(report: EngineReport, engine: str | None = None) -> dict[str, Any]:
+    """What provenance keeps of an engine pass: counts always; engine, device and notes for the main pass."""
+    out: dict[str, Any] = {"computed": report.computed, "reused": report.reused}
+    if engine is not None:
+        out.update(name=engine, device=report.device, notes=report.notes)
+    return out
 
 
 def run(
@@ -135,15 +176,7 @@ def run(
     else:
         if data_root is None:
             raise ValueError("data_root is required when dataset is given by name")
-        try:
-            loaded = load_dataset(dataset, data_root, **(dataset_options or {}))
-        except TypeError as exc:
-            if not dataset_options:
-                raise
-            raise DatasetError(
-                f"dataset '{dataset}' does not take option(s) {', '.join(dataset_options)} ({exc})"
-            ) from None
-        ds = loaded.select(split, limit, seed)
+        ds = load_dataset(dataset, data_root, **(dataset_options or {})).select(split, limit, seed)
     if estimate_attributes:  # check the other columns before any slow work
         from .attributes import ESTIMATED_COLUMNS
 
@@ -176,24 +209,7 @@ def run(
         ds = with_estimated_attributes(ds, est)
         estimated = ESTIMATOR
         check_group_columns(ds.samples, groupings)
-    if engine == "ray":
-        from .engine.ray_engine import run_models_ray
-
-        report = run_models_ray(
-            ds,
-            cards,
-            store,
-            model_store=model_store,
-            options=opts,
-            progress=progress,
-            transform=transform,
-            address=address,
-            workers=workers,
-        )
-    else:
-        report = run_models(
-            ds, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
-        )
+    report = _compute(ds, cards, store, opts, transform, model_store, progress, engine, address, workers)
     perturbed, perturb_reports = run_perturbations(
         ds,
         cards,
@@ -247,20 +263,9 @@ def run(
             {
                 "data_root": str(ds.root),
                 "limit": limit,
-                "engine": {
-                    "computed": report.computed,
-                    "reused": report.reused,
-                    "name": engine,
-                    "device": report.device,
-                    "notes": report.notes,
-                },
+                "engine": _engine_record(report, engine),
                 **(
-                    {
-                        "perturb_engine": {
-                            v: {"computed": r.computed, "reused": r.reused}
-                            for v, r in perturb_reports.items()
-                        }
-                    }
+                    {"perturb_engine": {v: _engine_record(r) for v, r in perturb_reports.items()}}
                     if perturb_reports
                     else {}
                 ),
