@@ -102,6 +102,7 @@ def test_cli_engine_ray(ray_two_workers, fer2013_root: Path, model_store: Path, 
     args = [
         "run", "--dataset", "fer2013-images", "--data-root", str(fer2013_root), "--split", "test",
         "--limit", "24", "--models", "oarriaga-mini-xception-119", "--model-store", str(model_store),
+        "--perturb", "blur:2",
     ]  # fmt: skip
     res = CliRunner().invoke(
         app, [*args, "--out", str(tmp_path / "ray"), "--engine", "ray", "--workers", "2"]
@@ -110,9 +111,18 @@ def test_cli_engine_ray(ray_two_workers, fer2013_root: Path, model_store: Path, 
     assert (
         json.loads((tmp_path / "ray" / "metrics.json").read_text())["provenance"]["engine"]["name"] == "ray"
     )
-    ds = load_dataset("fer2013-images", fer2013_root).select("test", 24)
-    local = PredictionStore(tmp_path / "local")
-    run_models(ds, resolve_models("oarriaga-mini-xception-119"), local, model_store=model_store)
-    pd.testing.assert_frame_equal(_sorted(local.read()), _sorted(PredictionStore(tmp_path / "ray").read()))
+    # the clean and the perturbed variant were both computed on the cluster, identical to the local engine's
+    local = ferbench.run(
+        "fer2013-images", data_root=fer2013_root, split="test", limit=24, out=tmp_path / "local",
+        models="oarriaga-mini-xception-119", model_store=model_store, perturb="blur:2",
+    )  # fmt: skip
+    assert local.metrics["provenance"]["engine"]["name"] == "local"
+    ray_rows = PredictionStore(tmp_path / "ray").read(variant=None)
+    assert set(ray_rows["variant"]) == {"clean", "clean+blur:2"}
+    keys = ["variant", "model_id", "sample_id"]
+    local_rows = PredictionStore(tmp_path / "local").read(variant=None)
+    pd.testing.assert_frame_equal(
+        local_rows.sort_values(keys).reset_index(drop=True), ray_rows.sort_values(keys).reset_index(drop=True)
+    )
     res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "x"), "--engine", "spark"])
     assert res.exit_code != 0 and "unknown engine 'spark'" in str(res.exception)

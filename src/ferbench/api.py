@@ -15,7 +15,6 @@ import pyarrow as pa
 
 from .datasets import Dataset, load_dataset
 from .engine import EngineOptions, EngineReport, PredictionStore, run_models
-from .engine.runner import Transform
 from .engine.store import atomic_write_parquet
 from .errors import FerbenchError
 from .evaluate import EvaluatedPredictions, evaluate
@@ -74,36 +73,15 @@ def write_text_atomic(text: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _compute(
-    ds: Dataset,
-    cards: Sequence[ModelCard],
-    store: PredictionStore,
-    opts: EngineOptions,
-    transform: Transform | None,
-    model_store: StoreSpec,
-    progress: Callable[[int, int], Callable[[int], None]] | None,
-    engine: str,
-    address: str | None,
-    workers: int | None,
-) -> EngineReport:
-    """Fill the store with the clean (or face-stage) variant, on this machine or on a Ray cluster."""
+def _engine(engine: str, address: str | None, workers: int | None) -> Callable[..., EngineReport]:
+    """The function that fills the store for one variant: the local engine, or Ray bound to a cluster."""
     if engine == "ray":
+        from functools import partial
+
         from .engine.ray_engine import run_models_ray
 
-        return run_models_ray(
-            ds,
-            cards,
-            store,
-            model_store=model_store,
-            options=opts,
-            progress=progress,
-            transform=transform,
-            address=address,
-            workers=workers,
-        )
-    return run_models(
-        ds, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
-    )
+        return partial(run_models_ray, address=address, workers=workers)
+    return run_models
 
 
 def _engine_record(report: EngineReport, engine: str | None = None) -> dict[str, Any]:
@@ -145,7 +123,7 @@ def run(
     Re-running with the same ``out`` reuses every stored prediction; only missing (sample, model) pairs are
     computed, so an interrupted run resumes where it stopped. ``engine="ray"`` computes them on a Ray cluster
     (``address``: ``auto``, ``HOST:PORT``, or None for a local instance; ``workers``: model actors) and
-    writes the same store; perturbed variants are computed by the local engine.
+    writes the same store, perturbed variants included.
 
     ``groups`` (``"gender,race"``; ``"a+b"`` for an intersection) adds the ``fairness`` section: metrics per
     value of those sample-table columns. ``perturb`` (``"mask,blur:3,noise:1-5"`` or a suite such as
@@ -209,7 +187,10 @@ def run(
         ds = with_estimated_attributes(ds, est)
         estimated = ESTIMATOR
         check_group_columns(ds.samples, groupings)
-    report = _compute(ds, cards, store, opts, transform, model_store, progress, engine, address, workers)
+    compute = _engine(engine, address, workers)
+    report = compute(
+        ds, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
+    )
     perturbed, perturb_reports = run_perturbations(
         ds,
         cards,
@@ -220,6 +201,7 @@ def run(
         base_transform=transform,
         model_store=model_store,
         progress=progress,
+        engine=compute,
     )
 
     ids = [c.id for c in cards]

@@ -64,10 +64,13 @@ def run_perturbations(
     base_transform: Transform | None = None,
     model_store: StoreSpec = None,
     progress: Callable[[int, int], Callable[[int], None]] | None = None,
+    engine: Callable[..., EngineReport] = run_models,
 ) -> tuple[list[dict[str, Any]], dict[str, EngineReport]]:
     """Fill the store for every perturbation variant; return the variant descriptions and engine reports.
 
-    The descriptions (``variant``, ``perturbation``, ``severity``, ``level``, ``unit``) are what the
+    ``engine`` is the function that fills the store for one variant: the local
+    :func:`~ferbench.engine.runner.run_models` or anything with its signature (the Ray engine, bound to a
+    cluster). The descriptions (``variant``, ``perturbation``, ``severity``, ``level``, ``unit``) are what the
     ``robustness`` metrics section reads from ``EvalContext.options["perturb"]``.
     """
     opts = options or EngineOptions()
@@ -75,7 +78,7 @@ def run_perturbations(
     reports: dict[str, EngineReport] = {}
     for spec in specs:
         v = variant_name(opts.variant, spec, seed)
-        reports[v] = run_models(
+        reports[v] = engine(
             dataset,
             cards,
             store,
