@@ -81,6 +81,17 @@ def read_lines(path: Path) -> list[str]:
     return text.splitlines()
 
 
+def label_lines(label_file: Path, root: Path) -> Iterator[tuple[str, str, list[str]]]:
+    """Each non-blank line of a whitespace-separated label file as ``(where, line, fields)``.
+
+    ``where`` is ``<file relative to root>:<line number>``, so every exclusion names the exact line.
+    """
+    name = rel(label_file, root)
+    for i, line in enumerate(read_lines(label_file), start=1):
+        if line.strip():
+            yield f"{name}:{i}", line, line.split()
+
+
 def rel(path: Path, root: Path) -> str:
     try:
         return path.relative_to(root).as_posix()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import Dataset, Exclusions, finish, register_dataset, stamp_or_missing
-from .common import find_dir, find_file, read_lines, rel
+from .common import find_dir, find_file, label_lines
 
 CODES = {
     0: ("angry", "anger"),
@@ -37,12 +37,7 @@ def load_expw(root: Path) -> Dataset:
     rows: list[dict[str, object]] = []
     ex = Exclusions()
     seen: dict[str, str] = {}
-    where0 = rel(label_file, root)
-    for i, line in enumerate(read_lines(label_file), start=1):
-        if not line.strip():
-            continue
-        where = f"{where0}:{i}"
-        parts = line.split()
+    for where, _line, parts in label_lines(label_file, root):
         if len(parts) != 8:
             ex.add(where, "malformed_line", "", f"expected 8 fields, found {len(parts)}")
             continue

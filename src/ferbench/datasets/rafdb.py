@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ..errors import DatasetError
 from .base import Dataset, Exclusions, finish, register_dataset, stamp_or_missing
-from .common import find_file, read_lines, rel
+from .common import find_file, label_lines
 
 BASIC: dict[int, tuple[str, str]] = {
     1: ("Surprise", "surprise"),
@@ -104,12 +104,7 @@ def _load(root: Path, name: str, compound: bool, images: str, component: str) ->
     rows: list[dict[str, object]] = []
     ex = Exclusions()
     seen: dict[str, str] = {}
-    where0 = rel(label_file, root)
-    for i, line in enumerate(read_lines(label_file), start=1):
-        if not line.strip():
-            continue
-        where = f"{where0}:{i}"
-        parts = line.split()
+    for where, line, parts in label_lines(label_file, root):
         if len(parts) != 2:
             ex.add(where, "malformed_line", "", f"expected '<image_name> <code>', found '{line.strip()}'")
             continue
