@@ -256,40 +256,25 @@ def group_metrics(
                 declines = confidence[scored, j] < abstain_below
                 ab = float(declines.mean()) if n_ok else None
                 stats.append(("abstention_rate", ab, boot_accuracy(declines, bi)))
-            for name, val, bt in stats:
+            entry: dict[str, Any] = {"n": int(len(rows)), "n_scored": n_ok, "small": small}
+            for name, val, bt in stats:  # a value is None only where the model scored none of the group
                 boots[name][g] = bt
                 if val is not None:
                     values[name][g] = val
-            by_group[str(g)] = {
-                "n": int(len(rows)),
-                "n_scored": n_ok,
-                "small": small,
-                "accuracy": {"value": acc, "ci": _ci(acc_b, level) if n_ok else [None, None]},
-                "macro_f1": {"value": f1, "ci": _ci(f1_b, level) if n_ok else [None, None]},
-                "failure_rate": {"value": fr, "ci": _ci(fail_b, level)},
-            }
-            if confidence is not None:
-                ab_b = boots["abstention_rate"][g]
-                by_group[str(g)]["abstention_rate"] = {
-                    "value": values["abstention_rate"].get(g),
-                    "ci": _ci(ab_b, level) if n_ok else [None, None],
-                }
+                entry[name] = {"value": val, "ci": _ci(bt, level) if val is not None else [None, None]}
+            by_group[str(g)] = entry
         overall = mf.overall if mf is not None else None
+        summary: dict[str, Any] = {
+            "accuracy": _num(overall["accuracy"]) if overall is not None else None,
+            "macro_f1": _num(overall["macro_f1"]) if overall is not None else None,
+            "failure_rate": float(np.mean(~ok)) if len(ok) else None,
+        }
+        if confidence is not None:
+            summary["abstention_rate"] = (
+                float(np.mean(confidence[ok, j] < abstain_below)) if ok.any() else None
+            )
         models[mid] = {
-            "overall": {
-                "accuracy": _num(overall["accuracy"]) if overall is not None else None,
-                "macro_f1": _num(overall["macro_f1"]) if overall is not None else None,
-                "failure_rate": float(np.mean(~ok)) if len(ok) else None,
-                **(
-                    {
-                        "abstention_rate": float(np.mean(confidence[ok, j] < abstain_below))
-                        if ok.any()
-                        else None
-                    }
-                    if confidence is not None
-                    else {}
-                ),
-            },
+            "overall": summary,
             "by_group": by_group,
             "gap": {name: _gap(values[name], boots[name], eligible, level) for name in values},
         }
