@@ -76,21 +76,27 @@ def crop_landmarks(
     and mouth instead of guessing them from the crop's geometry.
     """
     lm = np.asarray(landmarks, np.float64).reshape(5, 2)
-    x0, y0, x1, _ = square_box(box, margin)  # clipping at the image's far edges does not move the origin
     if align:
-        size = max(16, x1 - x0)
-        dst = (TEMPLATE_112 / 112.0 + margin) / (1 + 2 * margin) * size
-        mat = similarity_transform(lm, dst)
+        mat, _ = alignment(lm, box, margin)
         return lm @ mat[:, :2].T + mat[:, 2]
+    x0, y0, _, _ = square_box(box, margin)  # clipping at the image's far edges does not move the origin
     return lm - np.array([max(0, x0), max(0, y0)], np.float64)
+
+
+def alignment(
+    landmarks: np.ndarray, box: Sequence[float], margin: float = DEFAULT_MARGIN
+) -> tuple[np.ndarray, int]:
+    """The 2×3 warp that puts the 5 landmarks on the margin-grown template, and the output side (the
+    unaligned crop's)."""
+    x0, _, x1, _ = square_box(box, margin)
+    size = max(16, x1 - x0)
+    dst = (TEMPLATE_112 / 112.0 + margin) / (1 + 2 * margin) * size
+    return similarity_transform(np.asarray(landmarks, np.float64).reshape(5, 2), dst), size
 
 
 def aligned_crop(
     img: np.ndarray, landmarks: np.ndarray, box: Sequence[float], margin: float = DEFAULT_MARGIN
 ) -> np.ndarray:
     """Warp the face so its 5 landmarks sit on the template; output side = the unaligned crop's side."""
-    x0, y0, x1, y1 = square_box(box, margin)
-    size = max(16, x1 - x0)
-    dst = (TEMPLATE_112 / 112.0 + margin) / (1 + 2 * margin) * size
-    mat = similarity_transform(np.asarray(landmarks, np.float64).reshape(5, 2), dst)
+    mat, size = alignment(landmarks, box, margin)
     return cv2.warpAffine(img, mat, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
