@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ferbench.commands.datasets_check import parse_options
+from ferbench.cli import parse_options
 from ferbench.datasets.labelmap import load_label_map
 from ferbench.errors import DatasetError
 

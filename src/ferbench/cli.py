@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .errors import FerbenchError
+from .errors import DatasetError, FerbenchError
 
 app = typer.Typer(
     help="Measure how far facial expression recognition models can be trusted. Models predict expression "
@@ -54,6 +54,22 @@ LoaderOptions = Annotated[
     list[str] | None,
     typer.Option("--option", "-o", help="Loader option key=value, e.g. images=original (repeatable)."),
 ]
+
+
+def parse_options(options: list[str], label_map: str | None) -> dict[str, Any]:
+    """``key=value`` loader options; ``true``/``false`` become booleans, digits integers."""
+    out: dict[str, Any] = {}
+    for opt in options:
+        if "=" not in opt:
+            raise DatasetError(f"--option '{opt}' is not key=value")
+        key, value = (s.strip() for s in opt.split("=", 1))
+        low = value.lower()
+        out[key] = (
+            True if low == "true" else False if low == "false" else int(value) if value.isdigit() else value
+        )
+    if label_map is not None:
+        out["label_map"] = label_map
+    return out
 
 
 def _progress_factory(progress: Progress):  # type: ignore[no-untyped-def]
@@ -151,7 +167,6 @@ def run(
     Re-running with the same --out resumes: stored predictions are reused and only missing ones computed.
     """
     from .api import run as api_run
-    from .commands.datasets_check import parse_options
     from .engine import EngineOptions
 
     opts = EngineOptions(batch_size=batch_size, threads=threads, device=device)

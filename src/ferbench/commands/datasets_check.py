@@ -13,26 +13,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..cli import LabelMap, LoaderOptions, console, datasets_app
-from ..errors import DatasetError
+from ..cli import LabelMap, LoaderOptions, console, datasets_app, parse_options
 
 SHOW = 20
-
-
-def parse_options(options: list[str], label_map: str | None) -> dict[str, Any]:
-    """``key=value`` loader options; ``true``/``false`` become booleans, digits integers."""
-    out: dict[str, Any] = {}
-    for opt in options:
-        if "=" not in opt:
-            raise DatasetError(f"--option '{opt}' is not key=value")
-        key, value = (s.strip() for s in opt.split("=", 1))
-        low = value.lower()
-        out[key] = (
-            True if low == "true" else False if low == "false" else int(value) if value.isdigit() else value
-        )
-    if label_map is not None:
-        out["label_map"] = label_map
-    return out
 
 
 def _rows(title: str, items: list[dict[str, Any]], cols: list[str], show: int) -> None:

@@ -133,8 +133,9 @@ def _run_fetcher(cmd: list[str], tool: str, spec: str, workdir: Path, pattern: s
 
 def npm_pack(spec: str, workdir: Path, timeout: float = 300.0) -> Path:
     """``npm pack spec`` into ``workdir`` (the tarball only: nothing installed, no scripts run)."""
-    cmd = [shutil.which("npm") or "npm", "pack", spec, "--pack-destination", str(workdir), "--ignore-scripts"]
-    return _run_fetcher(cmd + ["--silent"], "npm", spec, workdir, "*.tgz", timeout)
+    cmd = [shutil.which("npm") or "npm", "pack", spec, "--pack-destination", str(workdir)]
+    cmd += ["--ignore-scripts", "--silent"]
+    return _run_fetcher(cmd, "npm", spec, workdir, "*.tgz", timeout)
 
 
 def pip_download(spec: str, workdir: Path, timeout: float = 300.0) -> Path:
