@@ -17,7 +17,6 @@ on the tfjs CPU backend in Node (see ``docs/fairness.md``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
+from ..hashing import sha256_file
 from ..models.cards import Artifact, NamedArtifact
 
 NPM_PACKAGE = "@vladmandic/face-api@1.7.15"
@@ -64,7 +64,7 @@ def load_weights(folder: str | os.PathLike[str]) -> dict[str, np.ndarray]:
                 f"estimated attributes: '{p}' not found; run `ferbench models pull {FOLDER}` (or put face-api's "
                 f"age/gender weights, npm {NPM_PACKAGE} model/{WEIGHTS} and model/{MANIFEST}, in '{folder}')"
             )
-        got = hashlib.sha256(p.read_bytes()).hexdigest()
+        got = sha256_file(p)
         if got != want:
             raise ModelError(f"estimated attributes: '{p}' has sha256 {got}, expected {want}; replace it")
     manifest = json.loads((folder / MANIFEST).read_text())
