@@ -13,6 +13,19 @@ MODELS = SHARED / "models"
 REFERENCE = MODELS / "_reference"
 FER2013 = SHARED / "data" / "fer2013-images"
 FERPLUS = SHARED / "data" / "ferplus-labels"
+# Weights that live only in published packages (facex, face-api.js age/gender) are pulled by the README's first
+# command into this ignored folder of the clone; the tests search it instead of the user's ~/.cache, so they
+# read nothing outside the repository but ../shared. The variable reaches CLI subprocesses and Ray workers too.
+PULLED = ROOT / ".cache" / "models"
+os.environ["FERBENCH_MODEL_STORE"] = str(PULLED)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_user_cache() -> None:
+    """The store search path ends at PULLED, never at the user's ~/.cache/ferbench/models."""
+    from ferbench.models import store
+
+    store.DEFAULT_STORE = PULLED
 
 
 def _need(path: Path) -> Path:

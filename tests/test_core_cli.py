@@ -120,7 +120,7 @@ def test_models_list_json(model_store):
     assert p.returncode == 0, p.stderr
     rows = {r["id"]: r for r in json.loads(p.stdout)}
     assert rows["oarriaga-mini-xception-119"]["classes"][0] == "angry"
-    # Verified weights that are not in ../shared (facex) come from `ferbench models pull`, into ~/.cache.
+    # Verified weights that are not in ../shared (facex) come from `ferbench models pull` (tests: .cache/models).
     assert all(r["available"] for r in rows.values() if r["verified"] and not r["pullable"])
 
 
