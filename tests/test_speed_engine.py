@@ -17,6 +17,7 @@ import pytest
 from PIL import Image
 
 from ferbench.datasets import load_dataset
+from ferbench.models.cardfile import card_key
 from ferbench.engine import EngineOptions, PredictionStore, run_models
 from ferbench.engine.runner import plan
 from ferbench.errors import ModelError
@@ -237,7 +238,7 @@ def test_store_reads_only_what_is_asked(small, model_store: Path, tmp_path: Path
     full = store.read()
     assert len(full) == 3 * len(small)
     one = store.read([cards[0].id], ["top_label"], variant="clean")
-    assert list(one.columns) == ["sample_id", "stamp", "model_id", "model_sha256", "variant", "top_label"]
+    assert list(one.columns) == ["sample_id", "stamp", "model_id", "model_sha256", "card_key", "variant", "top_label"]
     assert len(one) == len(small) and set(one["variant"]) == {"clean"}
     assert store.read(variant="blur")["model_id"].unique().tolist() == [cards[0].id]
     assert store.read([cards[0].id], model_sha256="0" * 64).empty
@@ -248,7 +249,7 @@ def test_store_reads_only_what_is_asked(small, model_store: Path, tmp_path: Path
     reread = store.read([cards[0].id], variant="clean")
     assert len(reread) == len(small)
     assert (reread.set_index("sample_id").loc[later["sample_id"], "top_label"] == "contempt").all()
-    mask = store.done_mask(cards[0].id, cards[0].artifact.sha256, "clean", small.samples)
+    mask = store.done_mask(cards[0].id, card_key(cards[0]), "clean", small.samples)
     assert mask.all()
     assert not store.done_mask(cards[0].id, "f" * 64, "clean", small.samples).any()
 

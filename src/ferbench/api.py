@@ -7,19 +7,22 @@ import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from .datasets import Dataset, load_dataset
 from .engine import EngineOptions, EngineReport, PredictionStore, run_models
 from .engine.store import atomic_write_parquet
 from .errors import FerbenchError
-from .evaluate import EvaluatedPredictions, evaluate
+from .evaluate import EvaluatedPredictions, evaluate, restrict
 from .labels import CANONICAL_LABELS
 from .models import resolve_models
+from .models.cardfile import card_key
 from .models.cards import ModelCard
 from .models.store import StoreSpec
 from .provenance import dataset_fingerprint, provenance
@@ -31,9 +34,57 @@ LABEL_RULE = (
 )
 
 
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one ``ferbench run`` is asked to do; the CLI builds one too.
+
+    ``dataset`` is a layout name (then ``data_root`` is required) or a loaded :class:`Dataset`; ``out=None``
+    runs into a temporary folder (predictions are not kept between calls). ``models`` is a comma list of ids
+    and card files (``"my-card.toml,all"``) or a sequence of ids, card paths, :class:`ModelCard` or
+    :class:`~ferbench.models.callable.CallableModel` objects.
+
+    ``groups`` (``"gender,race"``; ``"a+b"`` for an intersection) adds the ``fairness`` section: metrics per
+    value of those sample-table columns. ``perturb`` (``"mask,blur:3,noise:1-5"`` or a suite such as
+    ``"standard"``) also runs every model on perturbed copies of each face, each cached under its own
+    variant, and adds the ``robustness`` section (see ``docs/robustness.md``, ``docs/fairness.md``).
+    ``faces`` (``yunet``, ``rfb320``, ``haar`` or ``dataset``; None/``none``: use images as they are) runs the
+    face stage first (see :mod:`ferbench.faces.stage`): detections are cached under ``out/faces``, the models
+    see the crops, and predictions are stored under the variant ``face:<detector>:<policy>``; perturbations
+    and attribute estimation then work on those crops. ``dataset_options`` go to the dataset loader (e.g.
+    ``{"fps": 2}`` for ``video-folder``). ``engine="ray"`` computes on a Ray cluster (``address``: ``auto``,
+    ``HOST:PORT``, or None for a local instance; ``workers``: model actors) and writes the same store.
+    """
+
+    dataset: str | Dataset
+    out: str | os.PathLike[str] | None = None
+    models: str | Sequence[Any] = "all"
+    data_root: str | os.PathLike[str] | None = None
+    split: str | None = None
+    limit: int | None = None
+    model_store: StoreSpec = None
+    options: EngineOptions | None = None
+    seed: int = 0
+    command: str | None = None
+    write_report: bool = True
+    groups: str | Sequence[str] | None = None
+    perturb: str | Sequence[str] | None = None
+    estimate_attributes: bool = False
+    faces: str | None = None
+    multi_face: str = "largest"
+    face_margin: float | None = None
+    face_align: bool = False
+    dataset_options: dict[str, Any] | None = None
+    engine: str = "local"
+    address: str | None = None
+    workers: int | None = None
+
+
 @dataclass
 class RunResult:
-    """What ``run`` produced: paths, the metrics document, and per-item evaluated predictions."""
+    """What ``run`` produced: paths, the metrics document, and per-item evaluated predictions.
+
+    :attr:`predictions` and :meth:`summary` are the notebook view of the same numbers ``metrics.json`` holds.
+    """
 
     out: Path
     metrics: dict[str, Any]
@@ -41,6 +92,7 @@ class RunResult:
     evaluated: EvaluatedPredictions
     dataset: Dataset
     cards: list[ModelCard]
+    variants: tuple[str, ...] = ()
 
     @property
     def predictions_path(self) -> Path:
@@ -53,6 +105,68 @@ class RunResult:
     @property
     def report_path(self) -> Path:
         return self.out / "report.html"
+
+    @property
+    def predictions(self) -> pd.DataFrame:
+        """One row per sample × model × variant: the evaluated label, its probability and every label's.
+
+        The label rule is the one the metrics use (:data:`LABEL_RULE`): each model's probabilities restricted
+        to the dataset's evaluated labels and renormalised. ``label`` is None (and ``status`` says why) where
+        the model could not score the sample.
+        """
+        main, *others = self.variants or ("clean",)
+        frames = [evaluated_frame(self.evaluated, main)]
+        ids = [c.id for c in self.cards]
+        for variant in others:
+            ev = restrict(self._stored, self.dataset.samples, ids, self.dataset.labels, variant)
+            frames.append(evaluated_frame(ev, variant))
+        return pd.concat(frames, ignore_index=True)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per model: accuracy, balanced accuracy, macro-F1, ECE, mean Cohen's kappa with the others,
+        failures (the same numbers as ``metrics.json``'s ``models``, ``calibration`` and ``agreement``)."""
+        m = self.metrics
+        cal = (m.get("calibration") or {}).get("models", {})
+        cohen = m["agreement"].get("cohen_kappa") or {}
+        rows = []
+        for c in self.cards:
+            s = m["models"][c.id]
+            others = [v for k, v in (cohen.get(c.id) or {}).items() if k != c.id and v is not None]
+            rows.append(
+                {
+                    "model": c.id,
+                    "accuracy": s["accuracy"],
+                    "balanced_accuracy": s["balanced_accuracy"],
+                    "macro_f1": s["macro_f1"],
+                    "ece": (cal.get(c.id) or {}).get("ece"),
+                    "mean_cohen_kappa": float(np.mean(others)) if others else None,
+                    "n_failed": s["n_failed"],
+                    "users_own": bool(m["provenance"]["models"][c.id].get("users_own")),
+                }
+            )
+        return pd.DataFrame(rows).set_index("model")
+
+    _stored: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+
+def evaluated_frame(ev: EvaluatedPredictions, variant: str) -> pd.DataFrame:
+    """The long table of one variant's evaluated predictions (see :attr:`RunResult.predictions`)."""
+    n, m = ev.pred.shape
+    ok = ev.pred >= 0
+    labels = np.array(ev.labels, dtype=object)
+    top = np.where(ok, np.nanmax(np.where(ok[..., None], ev.proba, -np.inf), axis=2), np.nan)
+    data: dict[str, Any] = {
+        "sample_id": np.repeat(ev.sample_ids, m),
+        "model_id": np.tile(np.array(ev.model_ids, dtype=object), n),
+        "variant": variant,
+        "true_label": np.repeat(labels[ev.y_true], m),
+        "label": np.where(ok, labels[np.clip(ev.pred, 0, None)], None).reshape(-1),
+        "probability": top.reshape(-1),
+        "status": ev.status.reshape(-1),
+    }
+    for k, lab in enumerate(ev.labels):
+        data[f"p_{lab}"] = ev.proba[:, :, k].reshape(-1)
+    return pd.DataFrame(data)
 
 
 def write_json_atomic(obj: Any, path: Path) -> None:
@@ -93,48 +207,48 @@ def _engine_record(report: EngineReport, engine: str | None = None) -> dict[str,
 
 
 def run(
-    dataset: str | Dataset,
+    config: RunConfig | str | Dataset,
+    /,
     *,
-    out: str | os.PathLike[str],
-    models: str | Sequence[str] = "all",
-    data_root: str | os.PathLike[str] | None = None,
-    split: str | None = None,
-    limit: int | None = None,
-    model_store: StoreSpec = None,
-    options: EngineOptions | None = None,
-    seed: int = 0,
-    command: str | None = None,
     progress: Callable[[int, int], Callable[[int], None]] | None = None,
-    write_report: bool = True,
-    groups: str | Sequence[str] | None = None,
-    perturb: str | Sequence[str] | None = None,
-    estimate_attributes: bool = False,
-    faces: str | None = None,
-    multi_face: str = "largest",
-    face_margin: float | None = None,
-    face_align: bool = False,
-    dataset_options: dict[str, Any] | None = None,
-    engine: str = "local",
-    address: str | None = None,
-    workers: int | None = None,
+    **fields_: Any,
 ) -> RunResult:
     """Run models over a dataset, store per-item predictions, and write ``metrics.json`` and ``report.html``.
 
-    Re-running with the same ``out`` reuses every stored prediction; only missing (sample, model) pairs are
-    computed, so an interrupted run resumes where it stopped. ``engine="ray"`` computes them on a Ray cluster
-    (``address``: ``auto``, ``HOST:PORT``, or None for a local instance; ``workers``: model actors) and
-    writes the same store, perturbed variants included.
-
-    ``groups`` (``"gender,race"``; ``"a+b"`` for an intersection) adds the ``fairness`` section: metrics per
-    value of those sample-table columns. ``perturb`` (``"mask,blur:3,noise:1-5"`` or a suite such as
-    ``"standard"``) also runs every model on perturbed copies of each face, each cached under its own
-    variant, and adds the ``robustness`` section (see ``docs/robustness.md``, ``docs/fairness.md``).
-    ``faces`` (``yunet``, ``rfb320``, ``haar`` or ``dataset``; None/``none``: use images as they are) runs the
-    face stage first (see :mod:`ferbench.faces.stage`): detections are cached under ``out/faces``, the models
-    see the crops, and predictions are stored under the variant ``face:<detector>:<policy>``; perturbations
-    and attribute estimation then work on those crops. ``dataset_options`` go to the dataset loader (e.g.
-    ``{"fps": 2}`` for ``video-folder``).
+    ``config`` is a :class:`RunConfig`; a dataset name or :class:`Dataset` with the config's fields as keywords
+    (``run("fer2013-images", data_root=..., models="all")``) builds one. Re-running with the same ``out``
+    reuses every stored prediction whose card is unchanged; only missing (sample, model) pairs are computed,
+    so an interrupted run resumes where it stopped. ``progress(total, n_models)`` returns a function called
+    with the number of rows done.
     """
+    if isinstance(config, RunConfig):
+        cfg = replace(config, **fields_) if fields_ else config
+    else:
+        known = {f.name for f in fields(RunConfig)}
+        unknown = sorted(set(fields_) - known)
+        if unknown:
+            raise TypeError(f"run() got unknown option(s) {', '.join(unknown)}; see RunConfig")
+        cfg = RunConfig(config, **fields_)
+    if cfg.out is None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="ferbench-run-") as tmp:
+            return _run(replace(cfg, out=tmp), progress)
+    return _run(cfg, progress)
+
+
+def _run(cfg: RunConfig, progress: Callable[[int, int], Callable[[int], None]] | None) -> RunResult:
+    dataset, out, models, data_root, split, limit = (
+        cfg.dataset, cfg.out, cfg.models, cfg.data_root, cfg.split, cfg.limit
+    )
+    model_store, options, seed, command, write_report = (
+        cfg.model_store, cfg.options, cfg.seed, cfg.command, cfg.write_report
+    )
+    groups, perturb, estimate_attributes, faces = cfg.groups, cfg.perturb, cfg.estimate_attributes, cfg.faces
+    multi_face, face_margin, face_align, dataset_options = (
+        cfg.multi_face, cfg.face_margin, cfg.face_align, cfg.dataset_options
+    )
+    engine, address, workers = cfg.engine, cfg.address, cfg.workers
     from .metrics.groups import check_group_columns, parse_groups
     from .perturb import parse_perturb, run_perturbations
 
@@ -162,6 +276,7 @@ def run(
     else:
         check_group_columns(ds.samples, groupings)
     cards = resolve_models(models, model_store)
+    assert out is not None
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     store = PredictionStore(out_dir)
@@ -205,7 +320,7 @@ def run(
     )
 
     ids = [c.id for c in cards]
-    preds = store.read(ids)
+    preds = store.read(ids, card_keys={c.id: card_key(c) for c in cards})
     variant = opts.variant
     section_options: dict[str, Any] = {
         "groups": groupings,
@@ -257,7 +372,8 @@ def run(
         ),
     }
     write_json_atomic(metrics, out_dir / "metrics.json")
-    result = RunResult(out_dir, metrics, report, ev, ds, list(cards))
+    variants = (variant, *perturb_reports)
+    result = RunResult(out_dir, metrics, report, ev, ds, list(cards), variants, preds)
     if write_report:
         from .report import write_report as _write
 

@@ -63,6 +63,9 @@ def dataset_fingerprint(table: pd.DataFrame) -> str:
 def provenance(
     cards: Sequence[ModelCard], fingerprint: str, command: str, seed: int, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    from .models.cardfile import card_key, card_sha256
+    from .models.registry import is_users_own, origin
+
     return {
         "ferbench_version": ferbench_version(),
         "models": {
@@ -73,6 +76,12 @@ def provenance(
                 "upstream_sha256": c.artifact.upstream_sha256,
                 "verified": c.verified,
                 "runtime": c.runtime,
+                # the card's content hash (canonical form, independent of the file's layout) and its store key
+                "card_sha256": card_sha256(c),
+                "card_key": card_key(c),
+                "origin": origin(c.id),
+                "users_own": is_users_own(c.id),
+                **({"version": c.version} if c.runtime == "callable" else {}),
             }
             for c in cards
         },

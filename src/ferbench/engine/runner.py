@@ -34,6 +34,7 @@ from ..errors import SampleError
 from ..hashing import sha256_bytes
 from ..labels import CANONICAL_LABELS
 from ..models.adapter import Adapter
+from ..models.cardfile import card_key
 from ..models.cards import ModelCard
 from ..models.preprocess import PixelCache, PixelKey, normalise, pixel_key
 from ..models.runtime import resolve_device
@@ -191,6 +192,7 @@ def rows_table(
         "content_sha256": pa.array(cols.digest[sel], pa.string()),
         "model_id": pa.array(np.full(n, card.id, dtype=object), pa.string()),
         "model_sha256": pa.array(np.full(n, sha, dtype=object), pa.string()),
+        "card_key": pa.array(np.full(n, card_key(card), dtype=object), pa.string()),
         "variant": pa.array(np.full(n, variant, dtype=object), pa.string()),
         "status": pa.array(cols.status[sel], pa.string()),
         "error": pa.array(cols.error[sel], pa.string()),
@@ -284,11 +286,14 @@ def prepare_work(
     pl: Plan,
 ) -> list[_ModelWork]:
     """Load (and sha-verify) every model that has work, before anything is computed or written."""
+    from ..models.registry import create_adapter
+
     work = []
     for c in cards:
         if not todo[c.id].any():
             continue
-        adapter = Adapter(c, model_store, threads=pl.threads, device=pl.device)
+        adapter = create_adapter(c, model_store, threads=pl.threads, device=pl.device)
+        adapter.probe()  # a size or class count the model rejects fails here, before anything is written
         custom = type(adapter).prepare is not Adapter.prepare
         work.append(_ModelWork(c, adapter, todo[c.id], pixel_key(c.preprocess), custom))
     return work
@@ -301,7 +306,7 @@ def pending_masks(
     todo: dict[str, np.ndarray] = {}
     reused: dict[str, int] = {}
     for card in cards:
-        done = store.done_mask(card.id, card.artifact.sha256, variant, dataset.samples)
+        done = store.done_mask(card.id, card_key(card), variant, dataset.samples)
         todo[card.id] = ~done
         reused[card.id] = int(done.sum())
     return todo, reused

@@ -4,7 +4,8 @@ Rows are written in part files under ``RUN_DIR/parts/<model>/<variant>/``; each 
 temporary name, flushed to disk and renamed into place, so a run killed at any instant (even ``kill -9``)
 leaves only whole parts behind, and a resumed run skips exactly the rows those parts hold. A row is reused
 when its sample id, the sample file's stamp (size and mtime), the model's weight sha256 and the variant all
-match; anything else is recomputed. ``predictions.parquet`` is the consolidated view for the current run.
+match, and so does the card key (a hash of every output-changing card field: preprocessing, classes, output
+rule, a callable model's version...); anything else is recomputed. ``predictions.parquet`` is the consolidated view for the current run.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pyarrow.parquet as pq
 from ..labels import CANONICAL_LABELS
 
 PROB_COLUMNS = tuple(f"p_{label}" for label in CANONICAL_LABELS)
-KEY_COLUMNS = ("sample_id", "stamp", "model_id", "model_sha256", "variant")
+KEY_COLUMNS = ("sample_id", "stamp", "model_id", "model_sha256", "card_key", "variant")
 
 SCHEMA = pa.schema(
     [
@@ -34,6 +35,7 @@ SCHEMA = pa.schema(
         ("content_sha256", pa.string()),
         ("model_id", pa.string()),
         ("model_sha256", pa.string()),
+        ("card_key", pa.string()),  # ferbench.models.cardfile.card_key: every output-changing card field
         ("variant", pa.string()),
         ("status", pa.string()),
         ("error", pa.string()),
@@ -103,6 +105,7 @@ class PredictionStore:
         *,
         variant: str | None = None,
         model_sha256: str | None = None,
+        card_keys: dict[str, str | None] | None = None,
         dedupe: bool = True,
     ) -> pa.Table:
         """Stored rows as an Arrow table, reading only the parts, columns and rows asked for.
@@ -128,6 +131,13 @@ class PredictionStore:
         if model_sha256 is not None:
             f2 = pc.field("model_sha256") == model_sha256
             flt = f2 if flt is None else flt & f2
+        if card_keys is not None:  # only rows the current card of each model would produce
+            f3 = None
+            for mid, key in card_keys.items():
+                one = (pc.field("model_id") == mid) & (pc.field("card_key") == (key or "\x00none"))
+                f3 = one if f3 is None else f3 | one
+            if f3 is not None:
+                flt = f3 if flt is None else flt & f3
         table = dataset.to_table(columns=cols, filter=flt)
         if dedupe and table.num_rows:
             table = _drop_earlier_duplicates(table)
@@ -140,29 +150,25 @@ class PredictionStore:
         *,
         variant: str | None = None,
         model_sha256: str | None = None,
+        card_keys: dict[str, str | None] | None = None,
     ) -> pd.DataFrame:
-        """All stored rows (for the given models, variant, columns), later duplicates of a key dropping earlier ones."""
-        table = self.read_table(model_ids, columns, variant=variant, model_sha256=model_sha256)
+        """All stored rows (for the given models, variant, columns), later duplicates of a key dropping earlier ones.
+
+        ``card_keys`` (model id -> :func:`~ferbench.models.cardfile.card_key`) keeps only the rows each model's
+        current card produced: rows of an edited card stay on disk but never reach a metric.
+        """
+        table = self.read_table(model_ids, columns, variant=variant, model_sha256=model_sha256, card_keys=card_keys)
         return table.to_pandas()
 
-    def done_keys(self, model_id: str, model_sha256: str, variant: str) -> set[tuple[str, str]]:
-        """(sample_id, stamp) pairs already stored for this exact model file and variant."""
-        t = self.read_table([model_id], ["sample_id", "stamp"], variant=variant, model_sha256=model_sha256)
-        return set(zip(t["sample_id"].to_pylist(), t["stamp"].to_pylist(), strict=True))
-
-    def done_mask(
-        self, model_id: str, model_sha256: str | None, variant: str, samples: pd.DataFrame
-    ) -> np.ndarray:
-        """Boolean array over ``samples`` rows: True where this model file and variant already has the row.
+    def done_mask(self, model_id: str, key: str | None, variant: str, samples: pd.DataFrame) -> np.ndarray:
+        """Boolean array over ``samples`` rows: True where this model's card key and variant already has the row.
 
         Vectorised (a hash join in Arrow), so resuming a million-sample run does not loop in Python. A model
-        without a known weight sha256 never matches stored rows (they cannot be tied to its file).
+        without a key (an unpinned weight file, a callable without a version) never matches stored rows.
         """
-        if model_sha256 is None:
+        if key is None:
             return np.zeros(len(samples), dtype=bool)
-        t = self.read_table(
-            [model_id], ["sample_id", "stamp"], variant=variant, model_sha256=model_sha256, dedupe=False
-        )
+        t = self.read_table([model_id], ["sample_id", "stamp"], variant=variant, card_keys={model_id: key}, dedupe=False)
         if t.num_rows == 0:
             return np.zeros(len(samples), dtype=bool)
         done = _key_array(t["sample_id"], t["stamp"])

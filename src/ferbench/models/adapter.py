@@ -17,12 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ModelError
 from ..hashing import sha256_file
 from ..labels import CANONICAL_LABELS, LABEL_INDEX
 from .cards import ModelCard
 from .preprocess import preprocess_batch
 from .runtime import LiteRTSession, OnnxSession, Session
 from .store import StoreSpec, verified_weight_path
+
+
+class ScoresMismatch(ValueError):
+    """A model's output width differs from the number of classes its card lists."""
 
 
 def head_scores(
@@ -47,7 +52,7 @@ def head_scores(
     else:
         raise ValueError(f"unknown output kind {kind!r}")
     if scores.shape[1] != n_classes:
-        raise ValueError(f"model returned {scores.shape[1]} scores, card lists {n_classes} classes")
+        raise ScoresMismatch(f"model returned {scores.shape[1]} scores, card lists {n_classes} classes")
     return scores
 
 
@@ -83,8 +88,10 @@ class Adapter:
         self.weights: Path = verified_weight_path(card, store)
         self.sha256: str = sha256_file(self.weights)
         self._session: Session = self._open(threads, device)
-        canon = card.canonical_classes
-        self._canon_idx = np.array([LABEL_INDEX[c] for c in canon])
+        self._init_canonical()
+
+    def _init_canonical(self) -> None:
+        self._canon_idx = np.array([LABEL_INDEX[c] for c in self.card.canonical_classes])
 
     def _open(self, threads: int, device: str) -> Session:
         if self.card.runtime == "onnx":
@@ -98,6 +105,29 @@ class Adapter:
         if self.card.runtime == "litert":
             return LiteRTSession(self.weights, threads=threads, model_id=self.card.id)
         raise ValueError(f"unknown runtime {self.card.runtime!r}")
+
+    def probe(self) -> None:
+        """One forward pass on a blank image, so that an input size, layout or class count the model does not
+        accept is one clear error before any work starts (and nothing is stored under this model)."""
+        p = self.card.preprocess
+        blank = np.full((*p.size, 3), 128, dtype=np.uint8)
+        try:
+            self.predict([blank])
+        except ScoresMismatch as exc:
+            raise ModelError(
+                f"model '{self.card.id}': field 'classes': {exc}; fix: list one class per output score, in output order"
+            ) from None
+        except ModelError:
+            raise
+        except Exception as exc:  # the runtime's own error, reduced to its first line
+            expects = getattr(self._session, "input_shape", None)
+            want = f" (the model expects input shape {expects})" if expects else ""
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"model '{self.card.id}': field 'preprocess.size': the model rejects a {p.size[0]}x{p.size[1]} "
+                f"{p.color} {p.layout} input{want}: {first[:200]}; fix: set preprocess.size, color and layout "
+                "to what the model was trained with"
+            ) from None
 
     def prepare(self, images: list[np.ndarray]) -> np.ndarray:
         """Preprocess crops into one input batch (exposed so the engine can overlap it with inference)."""

@@ -2,8 +2,10 @@
 
 A card says where the weights come from (and their sha256), what the authors say the model was trained on,
 how an image must be prepared for it and what its outputs mean. Adapters read the card and never restate
-it, so a wrong resize or label order is a one-line diff in ``zoo.py`` that a reviewer can see, and
-``ferbench models show ID`` prints exactly what the code uses.
+it, so a wrong resize or label order is a one-line diff in the model's card file (``models/cards/ID.toml``)
+that a reviewer can see, and ``ferbench models show ID`` prints exactly what the code uses. Every field is a
+plain value (str, int, float, bool, tuple, dict) or a record of them, so :mod:`ferbench.models.cardfile` reads
+and writes cards generically.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ ResizeMethod = Literal[
     "cv2_linear", "pil_bilinear", "pil_lanczos", "tf_legacy_bilinear", "letterbox", "skimage_aa"
 ]
 OutputKind = Literal["softmax", "logits", "sigmoid", "yolo_head"]
-Runtime = Literal["onnx", "litert"]
+Runtime = Literal["onnx", "litert", "callable"]
 
 #: One sentence per output kind: how raw outputs become the distribution ferbench stores. Printed by
 #: ``ferbench models show`` and in ``docs/models.md``; the code is :func:`ferbench.models.adapter.head_scores`.
@@ -124,6 +126,7 @@ class ModelCard:
     class_columns: tuple[int, int] | None = None
     extra_outputs: dict[str, int] = field(default_factory=dict)
     homepage: str = ""
+    version: str = ""  # a callable model's declared version (what its stored predictions are keyed on)
 
     @property
     def canonical_classes(self) -> tuple[str, ...]:

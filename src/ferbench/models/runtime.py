@@ -102,6 +102,8 @@ class OnnxSession:
         )
         self._input = input_name or self._sess.get_inputs()[0].name
         self._output = output_name or self._sess.get_outputs()[0].name
+        shape = next(i.shape for i in self._sess.get_inputs() if i.name == self._input)
+        self.input_shape = [d if isinstance(d, int) else "N" for d in shape]
 
     def run(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self._sess.run([self._output], {self._input: batch})[0])
@@ -126,6 +128,7 @@ class LiteRTSession:
         self._factory = lambda: Interpreter(model_path=str(path), num_threads=threads or None)
         self._local = threading.local()
         self._interp()  # fail now, not on first use, if the file is unusable
+        self.input_shape = [int(d) for d in self._local.inp["shape"]]
 
     def _interp(self):  # type: ignore[no-untyped-def]
         it = getattr(self._local, "interp", None)
