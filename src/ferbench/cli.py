@@ -86,7 +86,10 @@ def run(
     data_root: Annotated[Path, typer.Option(help="Folder holding the dataset as downloaded.")],
     out: Annotated[Path, typer.Option(help="Run folder: predictions.parquet, metrics.json, report.html.")],
     models: Annotated[
-        str, typer.Option(help="Comma-separated model ids, or 'all' (verified and present).")
+        str,
+        typer.Option(
+            help="Comma-separated model ids and card files (my-card.toml), 'all' among them (verified and present)."
+        ),
     ] = "all",
     split: Annotated[
         str | None, typer.Option(help="Split to evaluate, e.g. test, PublicTest, PrivateTest.")
@@ -166,6 +169,7 @@ def run(
 
     Re-running with the same --out resumes: stored predictions are reused and only missing ones computed.
     """
+    from .api import RunConfig
     from .api import run as api_run
     from .engine import EngineOptions
 
@@ -181,7 +185,7 @@ def run(
         console=err,
         transient=False,
     ) as progress:
-        result = api_run(
+        config = RunConfig(
             dataset,
             data_root=data_root,
             out=out,
@@ -192,7 +196,6 @@ def run(
             options=opts,
             seed=seed,
             command=shlex.join(["ferbench", *sys.argv[1:]]),
-            progress=_progress_factory(progress),
             groups=groups,
             perturb=perturb,
             estimate_attributes=estimate_attributes,
@@ -205,6 +208,7 @@ def run(
             address=address,
             workers=workers,
         )
+        result = api_run(config, progress=_progress_factory(progress))
     _print_summary(result.metrics)
     console.print(
         f"computed {result.engine.total_computed} predictions, reused "
@@ -299,15 +303,34 @@ def models_list(
 
 @models_app.command("show")
 def models_show(
-    model_id: Annotated[str, typer.Argument(help="Model id.")],
+    model_id: Annotated[str, typer.Argument(help="Model id, or a card file (.toml).")],
     model_store: ModelStores = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole card as JSON.")] = False,
+    as_toml: Annotated[
+        bool, typer.Option("--toml", help="Print the card as a card file: the quickest start for your own.")
+    ] = False,
 ) -> None:
     """Print a model's card: source, sha256, licence, preprocessing, output rule, classes and their map."""
     from .models import get_card, is_available
-    from .models.store import weight_path
+    from .models.cardfile import is_card_path, load_card_file
+    from .models.store import find_weight, weight_path
 
-    card = get_card(model_id)
+    card = load_card_file(model_id, check_weights=False) if is_card_path(model_id) else get_card(model_id)
+    if as_toml:
+        from dataclasses import replace
+
+        from .models.cardfile import dumps_card
+
+        found = find_weight(card, model_store)
+        if found is not None:  # a card file's path is relative to the card: give the file's absolute path
+            card = replace(card, artifact=replace(card.artifact, path=str(found.resolve())))
+        typer.echo(
+            f"# ferbench model card, exported from '{model_id}' by `ferbench models show --toml`.\n"
+            "# To benchmark your own variant: change id, edit what differs, then `ferbench models check`.\n"
+            + dumps_card(card, user=True),
+            nl=False,
+        )
+        return
     d = card.to_dict()
     d["weights_path"] = str(weight_path(card, model_store))
     d["available"] = is_available(card, model_store)
@@ -381,4 +404,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # ``python -m ferbench.cli``: run the imported module's app, the one the sub-command modules registered on.
+    from ferbench.cli import main as _main
+
+    _main()

@@ -21,6 +21,7 @@ from .metrics.agreement_summary import empty_block, ratings_block
 from .metrics.bootstrap import DEFAULT_RESAMPLES
 from .metrics.classification import classification_summary
 from .models.cards import ModelCard
+from .models.registry import is_users_own
 
 PROB_PREFIX = "p_"
 
@@ -101,6 +102,7 @@ def _model_section(ev: EvaluatedPredictions, j: int, card: ModelCard) -> dict[st
             "extra_labels": [c for c in card.canonical_classes if c not in labels],
             "mean_dropped_mass": float(np.nanmean(ev.dropped_mass[ok, j])) if ok.any() else None,
             "verified": card.verified,
+            "users_own": is_users_own(card.id),
             "calibrated_scores": card.calibrated_scores,
         }
     )

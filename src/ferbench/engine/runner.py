@@ -293,10 +293,24 @@ def prepare_work(
         if not todo[c.id].any():
             continue
         adapter = create_adapter(c, model_store, threads=pl.threads, device=pl.device)
-        adapter.probe()  # a size or class count the model rejects fails here, before anything is written
+        probe(adapter)  # a size or class count the model rejects fails here, before anything is written
         custom = type(adapter).prepare is not Adapter.prepare
         work.append(_ModelWork(c, adapter, todo[c.id], pixel_key(c.preprocess), custom))
     return work
+
+
+def probe(adapter: Adapter) -> None:
+    """One forward pass (:meth:`Adapter.probe`); a card file's error names the file too."""
+    from ..errors import ModelError
+    from ..models.registry import origin
+
+    try:
+        adapter.probe()
+    except ModelError as exc:
+        where = origin(adapter.card.id)
+        if where.startswith("card "):
+            raise ModelError(f"card '{where[5:]}': {exc}") from None
+        raise
 
 
 def pending_masks(

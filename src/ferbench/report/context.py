@@ -100,7 +100,15 @@ def _num(x: Any) -> float | None:
 def model_flags(s: Mapping[str, Any]) -> list[Flag]:
     """The warnings a reader needs before trusting a model's numbers."""
     flags: list[Flag] = []
-    if s.get("verified") is False:
+    if s.get("users_own"):
+        flags.append(
+            Flag(
+                "your own model (unverified)",
+                "brought in by you (a card file, plugin or Python callable), not from ferbench's zoo: ferbench "
+                "has not checked its preprocessing or label order; its card's content hash is in the provenance",
+            )
+        )
+    elif s.get("verified") is False:
         flags.append(
             Flag(
                 "unverified adapter",
