@@ -254,6 +254,7 @@ def models_list(
 ) -> None:
     """List every model card, whether it is verified and whether its weights are present and intact."""
     from .models import is_available, list_models
+    from .models.registry import is_users_own, origin
     from .models.store import find_weight
 
     rows: list[dict[str, Any]] = []
@@ -276,6 +277,8 @@ def models_list(
                 "runtime": c.runtime,
                 "licence": c.licence,
                 "pullable": c.artifact.pullable,
+                "origin": origin(c.id),
+                "users_own": is_users_own(c.id),
             }
         )
     if as_json:

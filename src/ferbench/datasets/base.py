@@ -215,12 +215,39 @@ def register_dataset(name: str, description: str) -> Callable[[Loader], Loader]:
     return deco
 
 
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    """Register every ``ferbench.datasets`` entry point once: a loader ``(root, **options) -> Dataset`` under
+    the entry point's name, described by its docstring's first line (see :mod:`ferbench.plugins`)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from ..plugins import entry_point_objects
+
+    for dist, name, fn in entry_point_objects("ferbench.datasets"):
+        if name in _LOADERS or not callable(fn):
+            continue
+        doc = (fn.__doc__ or "").strip().splitlines()
+        _LOADERS[name] = (fn, f"{doc[0] if doc else 'dataset loader'} (plugin: {dist})")
+
+
+def reload_plugins() -> None:
+    global _plugins_loaded
+    _plugins_loaded = False
+    _load_plugins()
+
+
 def list_datasets() -> dict[str, str]:
+    _load_plugins()
     return {name: desc for name, (_, desc) in _LOADERS.items()}
 
 
 def load_dataset(name: str, data_root: str | os.PathLike[str], **kwargs: Any) -> Dataset:
     """Load a registered dataset from its on-disk layout under ``data_root``."""
+    _load_plugins()
     if name not in _LOADERS:
         raise DatasetError(UNKNOWN_DATASET.format(name, ", ".join(_LOADERS)))
     accepted = loader_options(name)
@@ -233,6 +260,7 @@ def load_dataset(name: str, data_root: str | os.PathLike[str], **kwargs: Any) ->
 
 def loader_options(name: str) -> dict[str, Any]:
     """A loader's keyword options and their defaults (what ``--option key=value`` may set)."""
+    _load_plugins()
     if name not in _LOADERS:
         raise DatasetError(UNKNOWN_DATASET.format(name, ", ".join(_LOADERS)))
     params = list(inspect.signature(_LOADERS[name][0]).parameters.values())[1:]

@@ -186,7 +186,8 @@ def _key_array(sample_id: pa.Array | pa.ChunkedArray, stamp: pa.Array | pa.Chunk
 
 def _drop_earlier_duplicates(table: pa.Table) -> pa.Table:
     """Keep the last row of each key (parts are read in name order, rows in write order)."""
-    key = pc.binary_join_element_wise(*[table[c] for c in KEY_COLUMNS], "\x00")
+    # nulls (a callable model has no weight sha) must not make the whole key null: null keys would collapse
+    key = pc.binary_join_element_wise(*[pc.fill_null(table[c], "") for c in KEY_COLUMNS], "\x00")
     n = table.num_rows
     idx = (
         pa.table({"k": key, "i": pa.array(np.arange(n))})

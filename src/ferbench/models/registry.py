@@ -43,7 +43,7 @@ def register_model(model: ModelLike, *, origin: str = "python") -> ModelCard:
     """
     if isinstance(model, str | Path):
         card = load_card_file(model)
-        origin = f"card {Path(model).resolve()}"
+        origin = f"card {Path(model).resolve()}" if origin == "python" else origin
     elif isinstance(model, CallableModel):
         card = model.card
     elif isinstance(model, ModelCard):

@@ -13,6 +13,7 @@ from .registry import (
     PerturbSpec,
     apply,
     parse_perturb,
+    register_perturbation,
     sample_seed,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "PerturbationError",
     "apply",
     "parse_perturb",
+    "register_perturbation",
     "perturb_transform",
     "run_perturbations",
     "sample_seed",

@@ -114,6 +114,45 @@ SUITES: dict[str, tuple[str, ...]] = {
 }
 
 
+def register_perturbation(p: Perturbation) -> Perturbation:
+    """Add a perturbation (a :class:`Perturbation`: name, op, one level per severity); names are unique.
+
+    A registered perturbation is named in ``--perturb`` like the built-in ones; it joins no suite (``standard``
+    stays the same list, so existing runs stay comparable).
+    """
+    if not isinstance(p, Perturbation):
+        raise PerturbationError(f"cannot register {p!r}: give a ferbench.perturb.Perturbation")
+    old = PERTURBATIONS.get(p.name)
+    if old is not None and old != p:
+        raise PerturbationError(f"perturbation '{p.name}' is already registered")
+    if p.name in SUITES:
+        raise PerturbationError(f"'{p.name}' is the name of a suite; choose another perturbation name")
+    PERTURBATIONS[p.name] = p
+    return p
+
+
+_plugins_loaded = False
+
+
+def load_plugins() -> None:
+    """Register every ``ferbench.perturbations`` entry point once (see :mod:`ferbench.plugins`)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from ..plugins import entry_point_objects
+
+    for _dist, _name, obj in entry_point_objects("ferbench.perturbations"):
+        for p in obj if isinstance(obj, list | tuple) else [obj]:
+            register_perturbation(p)
+
+
+def reload_plugins() -> None:
+    global _plugins_loaded
+    _plugins_loaded = False
+    load_plugins()
+
+
 @dataclass(frozen=True, order=True)
 class PerturbSpec:
     """One perturbation at one severity; ``key`` names its engine variant."""
@@ -161,6 +200,7 @@ def parse_perturb(spec: str | Sequence[str] | None) -> list[PerturbSpec]:
     """Parse ``mask,blur:3,noise:1-5`` / ``standard`` into sorted, de-duplicated (perturbation, severity)s."""
     if spec is None:
         return []
+    load_plugins()
     items = [spec] if isinstance(spec, str) else list(spec)
     parts = [t.strip() for item in items for t in item.replace(";", ",").split(",")]
     out: set[PerturbSpec] = set()
