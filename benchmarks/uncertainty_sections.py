@@ -13,7 +13,8 @@ import pandas as pd
 
 from ferbench.datasets import load_dataset
 from ferbench.engine import PredictionStore
-from ferbench.evaluate import SECTIONS, EvalContext, restrict
+from ferbench.evaluate import EvalContext, restrict
+from ferbench.sections import builders
 from ferbench.models import get_card
 
 
@@ -35,7 +36,7 @@ def main() -> None:
     ev = restrict(preds, ds.samples, ids, ds.labels)
     print(f"restrict: {time.perf_counter() - t0:.3f} s for {len(ds)} items x {len(ids)} models")
     ctx = EvalContext(ev, cards, ds.samples, preds)
-    for key, builder in SECTIONS:
+    for key, builder in builders():
         if key not in ("calibration", "selective", "ensembles", "affect"):
             continue
         t0 = time.perf_counter()

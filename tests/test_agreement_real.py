@@ -19,7 +19,7 @@ from ferbench.api import RunResult, run
 from ferbench.cli import app
 from ferbench.datasets import load_dataset
 from ferbench.datasets.ferplus import load_ferplus_votes, vote_matrix
-from ferbench.evaluate import evaluate
+from ferbench.analysis import evaluate
 from ferbench.metrics.agreement import rating_counts
 from ferbench.metrics.humans import plurality
 from ferbench.metrics.levels import LEVELS

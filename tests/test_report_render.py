@@ -188,8 +188,16 @@ def test_section_partials_render_in_order_and_escaped(
         return e
 
     monkeypatch.setattr(report_html, "_env", env)
+    from ferbench import sections
+
     monkeypatch.setattr(
-        report_html, "SECTION_TEMPLATES", [("two_k", "two.j2"), ("one_k", "one.j2"), ("absent", "x.j2")]
+        sections,
+        "SECTIONS",
+        {  # registered in another order than the report's: the report follows ``order``
+            "one_k": sections.Section("one_k", "One", 2, template="one.j2"),
+            "two_k": sections.Section("two_k", "Two", 1, template="two.j2"),
+            "absent": sections.Section("absent", "Absent", 3, template="x.j2"),
+        },
     )
     m = copy.deepcopy(_metrics(hostile_run))
     m["one_k"] = {"note": "<b>bold?</b>"}

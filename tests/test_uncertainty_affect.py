@@ -13,7 +13,7 @@ from scipy.stats import pearsonr
 from statsmodels.stats.anova import anova_lm
 
 from ferbench.engine import PredictionStore
-from ferbench.evaluate import evaluate
+from ferbench.analysis import evaluate
 from ferbench.metrics.affect import VA_COORDINATES, coordinate_matrix, expected_va, icc, lin_ccc
 
 # Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges; ICC(2,1) = .29, ICC(3,1) = .71.

@@ -12,7 +12,7 @@ from sklearn.metrics import brier_score_loss, log_loss
 
 from ferbench.engine import PredictionStore
 from ferbench.errors import FerbenchError
-from ferbench.evaluate import evaluate
+from ferbench.analysis import evaluate
 from ferbench.metrics.calibration import (
     CalibrationError,
     apply_temperature,

@@ -17,7 +17,7 @@ from ferbench.ensembles import (
     combine,
     run_ensemble,
 )
-from ferbench.evaluate import evaluate
+from ferbench.analysis import evaluate
 from ferbench.metrics.selective import ThresholdError
 
 

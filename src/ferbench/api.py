@@ -19,7 +19,9 @@ from .datasets import Dataset, load_dataset
 from .engine import EngineOptions, EngineReport, PredictionStore, run_models
 from .engine.store import atomic_write_parquet
 from .errors import FerbenchError
-from .evaluate import EvaluatedPredictions, evaluate, restrict
+from .io import write_json_atomic, write_text_atomic  # noqa: F401  (write_text_atomic: older import path)
+from .analysis import evaluate
+from .evaluate import EvaluatedPredictions, restrict
 from .labels import CANONICAL_LABELS
 from .models import resolve_models
 from .models.cardfile import card_key
@@ -167,24 +169,6 @@ def evaluated_frame(ev: EvaluatedPredictions, variant: str) -> pd.DataFrame:
     for k, lab in enumerate(ev.labels):
         data[f"p_{lab}"] = ev.proba[:, :, k].reshape(-1)
     return pd.DataFrame(data)
-
-
-def write_json_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, allow_nan=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_text_atomic(text: str, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _engine(engine: str, address: str | None, workers: int | None) -> Callable[..., EngineReport]:

@@ -9,7 +9,7 @@ that model's metrics; agreement statistics use the items every compared model sc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,21 +150,7 @@ class EvalContext:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-# Extra ``metrics.json`` sections, in order: (key, builder). A builder returns a JSON-ready dict, or None to
-# leave its key out (e.g. no vote matrix in this dataset). Later capabilities register here; the skeleton's
-# ``models`` and ``agreement`` keys are never changed in meaning, only extended.
-SECTIONS: list[tuple[str, Callable[[EvalContext], dict[str, Any] | None]]] = []
-
-
-def register_section(key: str) -> Callable[[Callable[[EvalContext], Any]], Callable[[EvalContext], Any]]:
-    def deco(fn: Callable[[EvalContext], Any]) -> Callable[[EvalContext], Any]:
-        SECTIONS.append((key, fn))
-        return fn
-
-    return deco
-
-
-def evaluate(
+def evaluate_core(
     predictions: pd.DataFrame,
     samples: pd.DataFrame,
     cards: Sequence[ModelCard],
@@ -173,8 +159,11 @@ def evaluate(
     seed: int = 0,
     options: dict[str, Any] | None = None,
     variant: str = "clean",
-) -> tuple[dict[str, Any], EvaluatedPredictions]:
-    """Compute the ``models`` and ``agreement`` sections of ``metrics.json``, then every registered section."""
+) -> tuple[dict[str, Any], EvaluatedPredictions, EvalContext]:
+    """The ``models`` and ``agreement`` sections of ``metrics.json``, and the context the other sections use.
+
+    :func:`ferbench.analysis.evaluate` adds every registered section (:mod:`ferbench.sections`) on top.
+    """
     for lab in labels:
         if lab not in LABEL_INDEX:
             raise ValueError(f"not a canonical label: {lab}")
@@ -186,11 +175,4 @@ def evaluate(
             ev, seed, label_sets={c.id: set(c.canonical_classes) & set(labels) for c in cards}
         ),
     }
-    ctx = EvalContext(ev, cards, samples, predictions, seed, dict(options or {}))
-    from . import analysis  # noqa: F401  (registers the extra sections)
-
-    for key, builder in SECTIONS:
-        section = builder(ctx)
-        if section is not None:
-            out[key] = section
-    return out, ev
+    return out, ev, EvalContext(ev, cards, samples, predictions, seed, dict(options or {}))

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluate import EvalContext, register_section
+from ..evaluate import EvalContext
+from ..sections import section
 from ..metrics.agreement import count_agreement, rating_counts
 from ..metrics.disagreement import most_disputed, pooled_pair_confusion, vote_entropy
 from .agreement_levels import true_indices
@@ -23,7 +24,7 @@ N_DISPUTED = 20
 N_PAIRS = 10
 
 
-@register_section("disagreement")
+@section("disagreement", title="Swapped labels", order=30, template="disagreement.html.j2", figures="ferbench.report.figures_agreement:section_figures")
 def disagreement_section(ctx: EvalContext) -> dict[str, Any] | None:
     ev = ctx.ev
     if len(ev.model_ids) < 2:

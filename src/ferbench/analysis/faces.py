@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..evaluate import EvalContext, register_section
+from ..evaluate import EvalContext
+from ..sections import section
 from ..faces.temporal import clip_results
 
 FACE_OUTCOMES = ("ok", "no_face", "multiple_faces")
@@ -61,7 +62,7 @@ def faces_summary(samples: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-@register_section("faces")
+@section("faces", title="Face stage", order=110, template="faces.html.j2")
 def faces_section(ctx: EvalContext) -> dict[str, Any] | None:
     info = ctx.options.get("faces")
     if not info or "det_status" not in ctx.samples.columns:
@@ -75,7 +76,7 @@ def faces_section(ctx: EvalContext) -> dict[str, Any] | None:
     return out
 
 
-@register_section("video")
+@section("video", title="Video", order=120, template="video.html.j2")
 def video_section(ctx: EvalContext) -> dict[str, Any] | None:
     s = ctx.samples
     if "clip_id" not in s.columns or "frame_index" not in s.columns:

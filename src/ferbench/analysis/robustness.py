@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..evaluate import EvalContext, EvaluatedPredictions, register_section, restrict
+from ..evaluate import EvalContext, EvaluatedPredictions, restrict
+from ..sections import section
 from ..metrics.agreement import fleiss_kappa, rating_counts
 from ..perturb.registry import PERTURBATIONS
 
@@ -122,7 +123,7 @@ def robustness_metrics(
     return out
 
 
-@register_section("robustness")
+@section("robustness", title="Robustness", order=100, template="robustness.html.j2", figures="ferbench.report.figures_robustness:section_figures")
 def robustness_section(ctx: EvalContext) -> dict[str, Any] | None:
     described = ctx.options.get("perturb") or []
     if not described:

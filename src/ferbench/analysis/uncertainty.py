@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..ensembles import EnsembleOutput, EnsembleSpec, default_specs, run_ensemble
-from ..evaluate import EvalContext, register_section
+from ..evaluate import EvalContext
+from ..sections import section
 from ..metrics.calibration import (
     DEFAULT_BINS,
     EPS,
@@ -158,7 +159,7 @@ def _temperatures(ctx: EvalContext) -> dict[str, Any]:
     return res
 
 
-@register_section("calibration")
+@section("calibration", title="Calibration", order=60, template="calibration.html.j2", figures="ferbench.report.figures_uncertainty:uncertainty_figures")
 def calibration_section(ctx: EvalContext) -> dict[str, Any] | None:
     st = _state(ctx)
     bins = int(ctx.options.get("calibration_bins", DEFAULT_BINS))
@@ -207,7 +208,7 @@ def _sel(conf: np.ndarray, correct: np.ndarray, mask: np.ndarray) -> dict[str, A
     return selective_summary(conf[mask], correct[mask])
 
 
-@register_section("selective")
+@section("selective", title="Selective", order=70, template="selective.html.j2", figures="ferbench.report.figures_uncertainty:uncertainty_figures")
 def selective_section(ctx: EvalContext) -> dict[str, Any] | None:
     st = _state(ctx)
     temps = _temperatures(ctx)
@@ -291,7 +292,7 @@ def _ensemble_metrics(
     return summary
 
 
-@register_section("ensembles")
+@section("ensembles", title="Ensembles", order=80, template="ensembles.html.j2")
 def ensembles_section(ctx: EvalContext) -> dict[str, Any] | None:
     """Ensemble rows, shaped like ``models[...]`` plus coverage and abstentions; absent with one model."""
     st = _state(ctx)

@@ -1,4 +1,4 @@
-"""CLI sub-commands beyond ``run``, ``models`` and ``datasets``; each module registers on ``ferbench.cli.app``.
+"""CLI sub-commands beyond ``run``, ``models`` and ``datasets``; each module registers on the apps in ``.app``.
 
 ``ferbench.cli`` imports the modules listed in ``COMMAND_MODULES`` after creating the app.
 """

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..cli import app, console
 from ..errors import FerbenchError
+from .app import app, console
 
 
 def load_runs(run_dirs: list[Path]) -> list[tuple[str, dict[str, Any]]]:

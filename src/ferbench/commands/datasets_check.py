@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ..cli import LabelMap, LoaderOptions, console, datasets_app, parse_options
+from .app import LabelMap, LoaderOptions, console, datasets_app, parse_options
 
 SHOW = 20
 

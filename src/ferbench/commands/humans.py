@@ -15,9 +15,9 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from ..cli import app, console
 from ..errors import DatasetError
 from ..labels import CANONICAL_LABELS
+from .app import app, console
 
 SPLIT_ORDER = ("Training", "PublicTest", "PrivateTest")
 

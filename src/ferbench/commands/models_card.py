@@ -18,9 +18,9 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from ..cli import ModelStores, console, models_app
 from ..errors import FerbenchError, ModelError
 from ..models.cardfile import DECIDE, LOCK_NAME, _key, _value
+from .app import ModelStores, console, models_app
 
 RESIZE_HINT = "how the model was trained to resize: cv2_linear, pil_bilinear, pil_lanczos, tf_legacy_bilinear, letterbox, skimage_aa"
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..cli import ModelStores, console, models_app
+from .app import ModelStores, console, models_app
 
 
 @models_app.command("pull")

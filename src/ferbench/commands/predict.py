@@ -23,12 +23,12 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from ..cli import ModelStores, app, console
 from ..datasets.common import IMAGE_SUFFIXES
 from ..errors import FerbenchError
 from ..labels import CANONICAL_LABELS
 from ..models import create, resolve_models
 from ..models.store import StoreSpec
+from .app import ModelStores, app, console
 from .predict_faces import detect_faces
 
 NOTE = (

@@ -154,7 +154,7 @@ def expand_frames(clips: Dataset, fps: float) -> Dataset:
     A clip whose video is missing or cannot be opened yields one sample that fails with the reason.
     """
     try:
-        from ..faces.video import n_samples, probe
+        from .frames import n_samples, probe
         from .video import VideoDataset
     except ImportError:  # pragma: no cover - the video stage ships separately
         raise DatasetError("emognition: --fps needs the video stage (ferbench.datasets.video)") from None

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DatasetError, SampleError
-from ..faces.video import decode_sampled, n_samples, probe
+from .frames import decode_sampled, n_samples, probe
 from .base import Dataset, file_stamp, register_dataset
 from .common import VIDEO_SUFFIXES, class_folder_label
 

@@ -1,5 +1,5 @@
 """The self-contained HTML report (no network needed to view it)."""
 
-from .html import SECTION_TEMPLATES, render_html, render_report, render_run_dir, write_report
+from .html import render_html, render_report, render_run_dir, write_report
 
-__all__ = ["SECTION_TEMPLATES", "render_html", "render_report", "render_run_dir", "write_report"]
+__all__ = ["render_html", "render_report", "render_run_dir", "write_report"]

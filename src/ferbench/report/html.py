@@ -12,19 +12,31 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ..io import write_text_atomic
+from ..sections import Section, report_sections
 from .context import MAX_DISAGREEMENT_ROWS, MAX_FAILURE_ROWS, build_context
 from .figures import KAPPA_BANDS, confusion_svg, kappa_heatmap_svg, kappa_scale_svg
-from .figures_agreement import section_figures
-from .figures_robustness import section_figures as robustness_figures
-from .figures_uncertainty import uncertainty_figures
 
 if TYPE_CHECKING:
-    from ..api import RunResult
+    from ..models.cards import ModelCard
+
+
+class RunLike(Protocol):
+    """What the report needs of a finished run (:class:`ferbench.api.RunResult` is one)."""
+
+    metrics: dict[str, Any]
+    cards: list[ModelCard]
+
+    @property
+    def predictions_path(self) -> Path: ...
+
+    @property
+    def report_path(self) -> Path: ...
 
 
 def _pct(x: Any, d: int = 1) -> str:
@@ -55,34 +67,20 @@ def _env() -> Environment:
     return env
 
 
-# Extra report sections after the skeleton's, in order: (metrics.json key, partial template under
-# ``templates/sections/``). A partial renders only when its key is in metrics.json; it sees ``m`` (the
-# metrics document), ``section`` (m[key]) and ``figures``. Each is wrapped in ``<section id="section-KEY">``
-# and listed in the report's contents.
-SECTION_TEMPLATES: list[tuple[str, str]] = [
-    ("agreement", "agreement_detail.html.j2"),
-    ("agreement_levels", "agreement_levels.html.j2"),
-    ("disagreement", "disagreement.html.j2"),
-    ("humans", "humans.html.j2"),
-    ("affect", "affect.html.j2"),
-    ("calibration", "calibration.html.j2"),
-    ("selective", "selective.html.j2"),
-    ("ensembles", "ensembles.html.j2"),
-    ("fairness", "fairness.html.j2"),
-    ("robustness", "robustness.html.j2"),
-    ("faces", "faces.html.j2"),
-    ("video", "video.html.j2"),
-]
+def _section_figures(m: Mapping[str, Any], sections: list[Section]) -> dict[str, Any]:
+    """Each rendered section's figures (its ``figures`` function, called once even when sections share it)."""
+    import importlib
 
-# Contents-bar names where the key alone would read badly or clash with the skeleton's own entries.
-SECTION_TITLES: dict[str, str] = {
-    "agreement": "Agreement detail",
-    "agreement_levels": "Coarser levels",
-    "disagreement": "Swapped labels",
-    "humans": "Human annotators",
-    "affect": "Valence & arousal",
-    "faces": "Face stage",
-}
+    done: dict[str, Any] = {}
+    out: dict[str, Any] = {}
+    for s in sections:
+        if s.figures is None:
+            continue
+        if s.figures not in done:
+            module, _, name = s.figures.partition(":")
+            done[s.figures] = getattr(importlib.import_module(module), name)(m)
+        out[s.key] = done[s.figures]
+    return out
 
 
 def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
@@ -98,12 +96,6 @@ def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
         },
         "kappa": kappa_heatmap_svg(cohen, prefix="kappa") if len(cohen) > 1 else None,
         "kappa_scale": kappa_scale_svg(fk) if fk is not None else None,
-        # figures for the agreement partials (levels, disagreement, humans), drawn from the metrics alone
-        "agreement_sections": section_figures(m),
-        # figures for the fairness and robustness partials, drawn from the metrics alone
-        "fairness_robustness": robustness_figures(m),
-        # figures for the calibration, selective and affect partials
-        "uncertainty": uncertainty_figures(m),
     }
 
 
@@ -121,7 +113,8 @@ def render_html(
     """
     m = dict(metrics)
     ctx = build_context(m, predictions, thumbnails=thumbnails)
-    sections = [(key, f"sections/{tpl}") for key, tpl in SECTION_TEMPLATES if key in m]
+    shown = [s for s in report_sections() if s.key in m]
+    sections = [(s.key, f"sections/{s.template}", s.title) for s in shown]
     return (
         _env()
         .get_template("report.html.j2")
@@ -129,9 +122,9 @@ def render_html(
             m=m,
             ctx=ctx,
             figures=_figures(m),
+            section_figures=_section_figures(m, shown),
             cards=dict(cards or {}),
             sections=sections,
-            section_titles=SECTION_TITLES,
             bands=KAPPA_BANDS,
             max_failures=MAX_FAILURE_ROWS,
             max_disagreements=MAX_DISAGREEMENT_ROWS,
@@ -139,15 +132,13 @@ def render_html(
     )
 
 
-def render_report(result: RunResult) -> str:
+def render_report(result: RunLike) -> str:
     """The report for a finished :func:`ferbench.api.run` (reads the ``predictions.parquet`` it wrote)."""
     preds = pd.read_parquet(result.predictions_path) if result.predictions_path.exists() else None
     return render_html(result.metrics, preds, cards={c.id: c for c in result.cards})
 
 
-def write_report(result: RunResult) -> None:
-    from ..api import write_text_atomic
-
+def write_report(result: RunLike) -> None:
     write_text_atomic(render_report(result), result.report_path)
 
 
@@ -160,4 +151,4 @@ def render_run_dir(run_dir: str | Path, thumbnails: bool = True) -> str:
     return render_html(metrics, preds, thumbnails=thumbnails)
 
 
-__all__ = ["SECTION_TEMPLATES", "render_html", "render_report", "render_run_dir", "write_report"]
+__all__ = ["render_html", "render_report", "render_run_dir", "write_report"]
