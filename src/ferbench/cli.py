@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -240,22 +241,35 @@ def models_list(
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
         return
+    from rich import box
+
+    # The id is what users type: it is never cut or wrapped; the other columns give way (licences fold).
     t = Table(
-        title="ferbench model zoo",
-        caption="* uncalibrated scores (sigmoids or detector head, renormalised). verified NO: scores not "
-        "checked against the model's original runtime. available 'pull': `ferbench models pull ID`.",
+        title="ferbench models",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        caption="n: classes. * uncalibrated scores (sigmoids or detector head, renormalised). verified NO: "
+        "scores not checked against the model's original runtime. † not recommended (kept out of --models "
+        "all). file 'pull': `ferbench models pull ID`. (own): your card, plugin or callable. Licences: a wider terminal, `ferbench models show ID` or --json.",
+        caption_justify="left",
     )
-    for col in ("id", "classes", "output", "verified", "available", "licence"):
-        t.add_column(col)
+    t.add_column("id", no_wrap=True, min_width=max((len(r["id"]) + 2 * (not r["recommended"]) for r in rows), default=2))
+    t.add_column("n", justify="right", no_wrap=True)
+    t.add_column("output", no_wrap=True)
+    t.add_column("verified", no_wrap=True)
+    t.add_column("file", no_wrap=True)
+    wide = console.width >= 100  # at 80 columns the ids need the room; licences are in `models show ID`
+    if wide:
+        t.add_column("licence", overflow="fold")
     for r in rows:
         output = r["output"] if r["calibrated_scores"] else f"{r['output']}*"
         t.add_row(
-            r["id"] + ("" if r["recommended"] else " (not recommended)"),
+            r["id"] + ("" if r["recommended"] else " †"),
             str(len(r["classes"])),
             output,
-            "yes" if r["verified"] else "[yellow]NO[/yellow]",
+            ("yes" if r["verified"] else "[yellow]NO[/yellow]") + (" (own)" if r["users_own"] else ""),
             "yes" if r["available"] else ("pull" if r["pullable"] else "no"),
-            r["licence"],
+            *([re.sub(r"\s*\([^)]*\)", "", r["licence"])] if wide else []),  # short form; `models show` has all
         )
     console.print(t)
 

@@ -46,7 +46,10 @@ def signature(weights: Path) -> dict[str, Any]:
     if suffix == ".tflite":
         from ai_edge_litert.interpreter import Interpreter
 
-        it = Interpreter(model_path=str(weights))
+        from ..models.runtime import quiet_litert
+
+        with quiet_litert():
+            it = Interpreter(model_path=str(weights))
         inp, out = it.get_input_details()[0], it.get_output_details()[0]
         return {
             "runtime": "litert",

@@ -185,6 +185,28 @@ def _answer_text(a: dict[str, Any] | None) -> str:
     return f"{a['label']} ({100 * a['confidence']:.0f}%{agree})"
 
 
+def _face_table(i: int, face: dict[str, Any], model_ids: list[str]) -> Table:
+    """One face: the answer first, then one row per model (reads at 80 columns with any number of models)."""
+    x, y, w, h = face["box"]
+    t = Table(title=f"face #{i + 1} at ({x:.0f},{y:.0f}) {w:.0f}x{h:.0f}", title_justify="left", box=None)
+    t.add_column("", no_wrap=True)
+    t.add_column("label", overflow="fold")
+    t.add_column("score", justify="right", no_wrap=True)
+    a = face["answer"]
+    who = "ensemble" if len(model_ids) > 1 else "answer"
+    if a["uncertain"]:
+        t.add_row(f"[bold]{who}[/bold]", f"[bold]uncertain[/bold]: {a['reason']} (best guess {a['best_guess']})",
+                  f"{100 * a['confidence']:.0f}%")
+    else:
+        agree = f", {100 * a['agreement']:.0f}% agree" if a.get("agreement") is not None else ""
+        t.add_row(f"[bold]{who}[/bold]", f"[bold]{a['label']}[/bold]{agree}", f"{100 * a['confidence']:.0f}%")
+    for mid in model_ids:
+        r = face["models"][mid]
+        mark = "" if r["calibrated_scores"] else "*"
+        t.add_row(mid, r["label"], f"{100 * r['score']:.0f}%{mark}")
+    return t
+
+
 @app.command()
 def predict(
     target: Annotated[Path, typer.Argument(help="An image file or a folder of images.")],
@@ -226,16 +248,7 @@ def predict(
                 f"[bold]{im['image']}[/bold]: {_answer_text(im['answer'])}", highlight=False, soft_wrap=True
             )
             continue
-        t = Table(title=f"{im['image']}: {len(im['faces'])} face(s)", title_justify="left")
-        t.add_column("face")
-        for mid in res["models"]:
-            t.add_column(mid)
-        t.add_column("answer")
+        console.print(f"[bold]{im['image']}[/bold]: {len(im['faces'])} face(s)", highlight=False, soft_wrap=True)
         for i, f in enumerate(im["faces"]):
-            x, y, w, h = f["box"]
-            cells = [
-                f"{f['models'][mid]['label']} {100 * f['models'][mid]['score']:.0f}%" for mid in res["models"]
-            ]
-            t.add_row(f"#{i + 1} at ({x:.0f},{y:.0f}) {w:.0f}x{h:.0f}", *cells, _answer_text(f["answer"]))
-        console.print(t)
+            console.print(_face_table(i, f, res["models"]))
     console.print(NOTE)

@@ -17,7 +17,12 @@ the CPU and the caller prints the reason.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -109,6 +114,34 @@ class OnnxSession:
         return np.asarray(self._sess.run([self._output], {self._input: batch})[0])
 
 
+#: What TFLite's C++ core prints on stderr whenever an interpreter applies its default CPU delegate: an INFO
+#: line with nothing for the user to do, which would otherwise appear in every command's output.
+LITERT_NOISE = (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_litert() -> Iterator[None]:
+    """Hide TFLite's INFO line (:data:`LITERT_NOISE`) written to file descriptor 2; pass anything else on.
+
+    The C++ core writes to the descriptor, not to ``sys.stderr``, so the descriptor is pointed at a temporary
+    file while an interpreter is built, and every other line (a real warning or error) is written back.
+    """
+    with _STDERR_LOCK, tempfile.TemporaryFile() as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            kept = [line for line in tmp.read().splitlines(keepends=True) if line.strip() not in LITERT_NOISE]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
 class LiteRTSession:
     """TFLite interpreters from ``ai-edge-litert``; one image per invoke (TFLite's fixed batch).
 
@@ -133,8 +166,9 @@ class LiteRTSession:
     def _interp(self):  # type: ignore[no-untyped-def]
         it = getattr(self._local, "interp", None)
         if it is None:
-            it = self._factory()
-            it.allocate_tensors()
+            with quiet_litert():
+                it = self._factory()
+                it.allocate_tensors()
             self._local.interp = it
             self._local.inp = it.get_input_details()[0]
             self._local.out = it.get_output_details()[0]

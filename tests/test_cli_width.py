@@ -1,0 +1,48 @@
+"""Command output that reads in a standard 80-column terminal, without the runtimes' log noise."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PULLED = ROOT / ".cache" / "models"
+
+
+def ferbench(*args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": str(columns), "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([sys.executable, "-m", "ferbench.cli", *args], capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_models_list_shows_whole_ids(columns: int, model_store: Path) -> None:
+    p = ferbench("models", "list", "--model-store", str(model_store), columns=columns)
+    assert p.returncode == 0, p.stderr
+    ids = [r["id"] for r in json.loads(ferbench("models", "list", "--json").stdout)]
+    lines = p.stdout.splitlines()
+    for mid in ids:  # the id is what users type: never cut, never wrapped
+        assert any(line.split()[:1] == [mid] for line in lines), mid
+    assert max(len(line) for line in lines) <= columns
+
+
+def test_predict_reads_at_80_columns_ensemble_first(model_store: Path, reference_dir: Path) -> None:
+    img = sorted((reference_dir / "images").iterdir())[0]
+    stores = os.pathsep.join([str(model_store), str(PULLED)])
+    p = ferbench("predict", str(img), "--model-store", stores)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "…" not in p.stdout  # no label or id cut
+    js = json.loads(ferbench("predict", str(img), "--model-store", stores, "--json").stdout)
+    face = js["images"][0]["faces"][0]
+    rows = [line.split() for line in lines if line.split() and line.split()[0] in {"ensemble", *js["models"]}]
+    assert rows[0][0] == "ensemble" and rows[0][1].rstrip(",") == face["answer"]["label"]
+    assert [r[0] for r in rows[1:]] == js["models"]
+    assert [r[1] for r in rows[1:]] == [face["models"][m]["label"] for m in js["models"]]
+    assert "facex-mobilenetv2" in js["models"]  # a LiteRT model ran ...
+    assert "XNNPACK" not in p.stderr and "INFO:" not in p.stderr  # ... and its INFO line did not leak
