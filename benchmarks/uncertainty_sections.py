@@ -14,8 +14,8 @@ import pandas as pd
 from ferbench.datasets import load_dataset
 from ferbench.engine import PredictionStore
 from ferbench.evaluate import EvalContext, restrict
-from ferbench.sections import builders
 from ferbench.models import get_card
+from ferbench.sections import builders
 
 
 def main() -> None:

@@ -15,11 +15,11 @@ from sklearn.metrics import cohen_kappa_score, confusion_matrix
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 from typer.testing import CliRunner
 
+from ferbench.analysis import evaluate
 from ferbench.api import RunResult, run
 from ferbench.cli import app
 from ferbench.datasets import load_dataset
 from ferbench.datasets.ferplus import load_ferplus_votes, vote_matrix
-from ferbench.analysis import evaluate
 from ferbench.metrics.agreement import rating_counts
 from ferbench.metrics.humans import plurality
 from ferbench.metrics.levels import LEVELS

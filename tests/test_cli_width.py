@@ -16,7 +16,9 @@ PULLED = ROOT / ".cache" / "models"
 
 def ferbench(*args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": str(columns), "PYTHONPATH": str(ROOT / "src")}
-    return subprocess.run([sys.executable, "-m", "ferbench.cli", *args], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "ferbench.cli", *args], capture_output=True, text=True, env=env
+    )
 
 
 @pytest.mark.parametrize("columns", [80, 60])

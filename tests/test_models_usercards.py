@@ -104,7 +104,9 @@ def test_init_check_run_gives_the_zoo_models_predictions(
     prov = metrics["provenance"]["models"]["my-model"]
     assert prov["users_own"] is True and prov["verified"] is False and prov["origin"].startswith("card ")
     assert prov["card_sha256"] and not metrics["provenance"]["models"]["fer-mini-xception"]["users_own"]
-    np.testing.assert_array_equal(_probs(run_out, "my-model").to_numpy(), _probs(run_out, "fer-mini-xception").to_numpy())
+    np.testing.assert_array_equal(
+        _probs(run_out, "my-model").to_numpy(), _probs(run_out, "fer-mini-xception").to_numpy()
+    )
     assert "your own" in (run_out / "report.html").read_text()
 
 
@@ -133,9 +135,13 @@ std = [0.5]
 """
 
 
-def test_hand_written_card_and_what_an_edit_recomputes(tmp_path: Path, model_store: Path, fer2013_root: Path) -> None:
+def test_hand_written_card_and_what_an_edit_recomputes(
+    tmp_path: Path, model_store: Path, fer2013_root: Path
+) -> None:
     (tmp_path / "weights").mkdir()
-    shutil.copy(model_store / CONVERTED / "oarriaga_mini_xception_119.onnx", tmp_path / "weights" / "grey48.onnx")
+    shutil.copy(
+        model_store / CONVERTED / "oarriaga_mini_xception_119.onnx", tmp_path / "weights" / "grey48.onnx"
+    )
     card = tmp_path / "card.toml"
     card.write_text(HAND_WRITTEN)
     cli("models", "check", str(card))
@@ -172,13 +178,21 @@ def test_hand_written_card_and_what_an_edit_recomputes(tmp_path: Path, model_sto
     with pytest.raises(ModelError) as exc:
         run(cfg)
     msg = str(exc.value)
-    assert "\n" not in msg and "'preprocess.size'" in msg and "64x64" in msg and "48, 48" in msg and "fix:" in msg
+    assert (
+        "\n" not in msg
+        and "'preprocess.size'" in msg
+        and "64x64" in msg
+        and "48, 48" in msg
+        and "fix:" in msg
+    )
     assert sorted((Path(cfg.out) / "parts" / "my-grey-48").rglob("*.parquet")) == parts  # type: ignore[arg-type]
 
 
 def test_classes_not_matching_the_output_width_is_one_line(tmp_path: Path, model_store: Path) -> None:
     (tmp_path / "weights").mkdir()
-    shutil.copy(model_store / CONVERTED / "oarriaga_mini_xception_119.onnx", tmp_path / "weights" / "grey48.onnx")
+    shutil.copy(
+        model_store / CONVERTED / "oarriaga_mini_xception_119.onnx", tmp_path / "weights" / "grey48.onnx"
+    )
     card = tmp_path / "card.toml"
     card.write_text(HAND_WRITTEN.replace('"angry", "disgust", ', ""))
     r = subprocess.run(
@@ -186,10 +200,18 @@ def test_classes_not_matching_the_output_width_is_one_line(tmp_path: Path, model
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     line = r.stderr.strip()
-    assert "\n" not in line and "card.toml'" in line and "field 'classes'" in line and "7 scores" in line and "5 classes" in line
+    assert (
+        "\n" not in line
+        and "card.toml'" in line
+        and "field 'classes'" in line
+        and "7 scores" in line
+        and "5 classes" in line
+    )
 
 
-def test_show_toml_exports_a_card_that_runs_as_the_users_own(tmp_path: Path, model_store: Path, fer2013_root: Path) -> None:
+def test_show_toml_exports_a_card_that_runs_as_the_users_own(
+    tmp_path: Path, model_store: Path, fer2013_root: Path
+) -> None:
     text = cli("models", "show", "fer-mini-xception", "--toml", "--model-store", str(model_store))
     assert "verified" not in text and "reference_outputs" not in text
     card = tmp_path / "exported.toml"
@@ -203,4 +225,6 @@ def test_show_toml_exports_a_card_that_runs_as_the_users_own(tmp_path: Path, mod
     p = res.predictions
     a = p[p.model_id == "exported-fer"].set_index("sample_id").sort_index()
     b = p[p.model_id == "fer-mini-xception"].set_index("sample_id").sort_index()
-    assert (a["label"] == b["label"]).all() and np.allclose(a["probability"], b["probability"], rtol=0, atol=0)
+    assert (a["label"] == b["label"]).all() and np.allclose(
+        a["probability"], b["probability"], rtol=0, atol=0
+    )

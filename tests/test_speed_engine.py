@@ -17,12 +17,12 @@ import pytest
 from PIL import Image
 
 from ferbench.datasets import load_dataset
-from ferbench.models.cardfile import card_key
 from ferbench.engine import EngineOptions, PredictionStore, run_models
 from ferbench.engine.runner import plan
 from ferbench.errors import ModelError
 from ferbench.hashing import sha256_file
 from ferbench.models import Adapter, Artifact, ModelCard, Preprocess, resolve_models
+from ferbench.models.cardfile import card_key
 from ferbench.models.preprocess import (
     PixelCache,
     _letterbox,
@@ -238,7 +238,15 @@ def test_store_reads_only_what_is_asked(small, model_store: Path, tmp_path: Path
     full = store.read()
     assert len(full) == 3 * len(small)
     one = store.read([cards[0].id], ["top_label"], variant="clean")
-    assert list(one.columns) == ["sample_id", "stamp", "model_id", "model_sha256", "card_key", "variant", "top_label"]
+    assert list(one.columns) == [
+        "sample_id",
+        "stamp",
+        "model_id",
+        "model_sha256",
+        "card_key",
+        "variant",
+        "top_label",
+    ]
     assert len(one) == len(small) and set(one["variant"]) == {"clean"}
     assert store.read(variant="blur")["model_id"].unique().tolist() == [cards[0].id]
     assert store.read([cards[0].id], model_sha256="0" * 64).empty

@@ -12,8 +12,8 @@ from _uncertainty_data import real_run
 from scipy.stats import pearsonr
 from statsmodels.stats.anova import anova_lm
 
-from ferbench.engine import PredictionStore
 from ferbench.analysis import evaluate
+from ferbench.engine import PredictionStore
 from ferbench.metrics.affect import VA_COORDINATES, coordinate_matrix, expected_va, icc, lin_ccc
 
 # Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges; ICC(2,1) = .29, ICC(3,1) = .71.

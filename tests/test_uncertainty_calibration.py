@@ -10,9 +10,9 @@ import pytest
 from _uncertainty_data import real_run
 from sklearn.metrics import brier_score_loss, log_loss
 
+from ferbench.analysis import evaluate
 from ferbench.engine import PredictionStore
 from ferbench.errors import FerbenchError
-from ferbench.analysis import evaluate
 from ferbench.metrics.calibration import (
     CalibrationError,
     apply_temperature,

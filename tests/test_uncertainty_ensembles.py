@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from _uncertainty_data import real_run
 
+from ferbench.analysis import evaluate
 from ferbench.engine import PredictionStore
 from ferbench.ensembles import (
     LOW_AGREEMENT,
@@ -17,7 +18,6 @@ from ferbench.ensembles import (
     combine,
     run_ensemble,
 )
-from ferbench.analysis import evaluate
 from ferbench.metrics.selective import ThresholdError
 
 

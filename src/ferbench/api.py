@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -15,13 +14,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .analysis import evaluate
 from .datasets import Dataset, load_dataset
 from .engine import EngineOptions, EngineReport, PredictionStore, run_models
 from .engine.store import atomic_write_parquet
 from .errors import FerbenchError
-from .io import write_json_atomic, write_text_atomic  # noqa: F401  (write_text_atomic: older import path)
-from .analysis import evaluate
 from .evaluate import EvaluatedPredictions, restrict
+from .io import write_json_atomic, write_text_atomic  # noqa: F401  (write_text_atomic: older import path)
 from .labels import CANONICAL_LABELS
 from .models import resolve_models
 from .models.cardfile import card_key
@@ -162,7 +161,7 @@ def evaluated_frame(ev: EvaluatedPredictions, variant: str) -> pd.DataFrame:
         "model_id": np.tile(np.array(ev.model_ids, dtype=object), n),
         "variant": variant,
         "true_label": np.repeat(labels[ev.y_true], m),
-        "label": np.where(ok, labels[np.clip(ev.pred, 0, None)], None).reshape(-1),
+        "label": np.asarray(np.where(ok, labels[np.clip(ev.pred, 0, None)], None)).reshape(-1),
         "probability": top.reshape(-1),
         "status": ev.status.reshape(-1),
     }
@@ -223,14 +222,26 @@ def run(
 
 def _run(cfg: RunConfig, progress: Callable[[int, int], Callable[[int], None]] | None) -> RunResult:
     dataset, out, models, data_root, split, limit = (
-        cfg.dataset, cfg.out, cfg.models, cfg.data_root, cfg.split, cfg.limit
+        cfg.dataset,
+        cfg.out,
+        cfg.models,
+        cfg.data_root,
+        cfg.split,
+        cfg.limit,
     )
     model_store, options, seed, command, write_report = (
-        cfg.model_store, cfg.options, cfg.seed, cfg.command, cfg.write_report
+        cfg.model_store,
+        cfg.options,
+        cfg.seed,
+        cfg.command,
+        cfg.write_report,
     )
     groups, perturb, estimate_attributes, faces = cfg.groups, cfg.perturb, cfg.estimate_attributes, cfg.faces
     multi_face, face_margin, face_align, dataset_options = (
-        cfg.multi_face, cfg.face_margin, cfg.face_align, cfg.dataset_options
+        cfg.multi_face,
+        cfg.face_margin,
+        cfg.face_align,
+        cfg.dataset_options,
     )
     engine, address, workers = cfg.engine, cfg.address, cfg.workers
     from .metrics.groups import check_group_columns, parse_groups

@@ -253,7 +253,11 @@ def models_list(
         "all). file 'pull': `ferbench models pull ID`. (own): your card, plugin or callable. Licences: a wider terminal, `ferbench models show ID` or --json.",
         caption_justify="left",
     )
-    t.add_column("id", no_wrap=True, min_width=max((len(r["id"]) + 2 * (not r["recommended"]) for r in rows), default=2))
+    t.add_column(
+        "id",
+        no_wrap=True,
+        min_width=max((len(r["id"]) + 2 * (not r["recommended"]) for r in rows), default=2),
+    )
     t.add_column("n", justify="right", no_wrap=True)
     t.add_column("output", no_wrap=True)
     t.add_column("verified", no_wrap=True)
@@ -269,7 +273,9 @@ def models_list(
             output,
             ("yes" if r["verified"] else "[yellow]NO[/yellow]") + (" (own)" if r["users_own"] else ""),
             "yes" if r["available"] else ("pull" if r["pullable"] else "no"),
-            *([re.sub(r"\s*\([^)]*\)", "", r["licence"])] if wide else []),  # short form; `models show` has all
+            *(
+                [re.sub(r"\s*\([^)]*\)", "", r["licence"])] if wide else []
+            ),  # short form; `models show` has all
         )
     console.print(t)
 

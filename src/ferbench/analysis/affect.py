@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..evaluate import EvalContext
-from ..sections import section
 from ..metrics.affect import VA_COORDINATES, VA_SOURCE, expected_va, icc, lin_ccc
+from ..sections import section
 
 DIMS = ("valence", "arousal")
 
@@ -47,7 +47,13 @@ def _native_note(ctx: EvalContext) -> str:
     )
 
 
-@section("affect", title="Valence & arousal", order=50, template="affect.html.j2", figures="ferbench.report.figures_uncertainty:uncertainty_figures")
+@section(
+    "affect",
+    title="Valence & arousal",
+    order=50,
+    template="affect.html.j2",
+    figures="ferbench.report.figures_uncertainty:uncertainty_figures",
+)
 def affect_section(ctx: EvalContext) -> dict[str, Any] | None:
     ev = ctx.ev
     labels = list(ev.labels)

@@ -15,16 +15,22 @@ from typing import Any
 import numpy as np
 
 from ..evaluate import EvalContext
-from ..sections import section
 from ..metrics.agreement import count_agreement, rating_counts
 from ..metrics.disagreement import most_disputed, pooled_pair_confusion, vote_entropy
+from ..sections import section
 from .agreement_levels import true_indices
 
 N_DISPUTED = 20
 N_PAIRS = 10
 
 
-@section("disagreement", title="Swapped labels", order=30, template="disagreement.html.j2", figures="ferbench.report.figures_agreement:section_figures")
+@section(
+    "disagreement",
+    title="Swapped labels",
+    order=30,
+    template="disagreement.html.j2",
+    figures="ferbench.report.figures_agreement:section_figures",
+)
 def disagreement_section(ctx: EvalContext) -> dict[str, Any] | None:
     ev = ctx.ev
     if len(ev.model_ids) < 2:

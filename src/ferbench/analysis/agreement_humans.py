@@ -13,11 +13,17 @@ from typing import Any
 import numpy as np
 
 from ..evaluate import EvalContext
-from ..sections import section
 from ..metrics.humans import humans_block
+from ..sections import section
 
 
-@section("humans", title="Human annotators", order=40, template="humans.html.j2", figures="ferbench.report.figures_agreement:section_figures")
+@section(
+    "humans",
+    title="Human annotators",
+    order=40,
+    template="humans.html.j2",
+    figures="ferbench.report.figures_agreement:section_figures",
+)
 def humans_section(ctx: EvalContext) -> dict[str, Any] | None:
     cols = [f"votes_{lab}" for lab in ctx.ev.labels]
     if not any(c in ctx.samples.columns for c in cols):

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from ..evaluate import EvalContext
-from ..sections import section
 from ..metrics.agreement_summary import ratings_block
 from ..metrics.levels import LEVELS
+from ..sections import section
 
 
 def true_indices(y_true: np.ndarray) -> np.ndarray:
@@ -22,7 +22,13 @@ def true_indices(y_true: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(y), y, -1).astype(np.int64)
 
 
-@section("agreement_levels", title="Coarser levels", order=20, template="agreement_levels.html.j2", figures="ferbench.report.figures_agreement:section_figures")
+@section(
+    "agreement_levels",
+    title="Coarser levels",
+    order=20,
+    template="agreement_levels.html.j2",
+    figures="ferbench.report.figures_agreement:section_figures",
+)
 def agreement_levels_section(ctx: EvalContext) -> dict[str, Any] | None:
     ev = ctx.ev
     if len(ev.model_ids) < 2:

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ..evaluate import EvalContext
-from ..sections import section
 from ..faces.temporal import clip_results
+from ..sections import section
 
 FACE_OUTCOMES = ("ok", "no_face", "multiple_faces")
 

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from ..evaluate import EvalContext
-from ..sections import section
 from ..metrics.groups import (
     DEFAULT_ABSTAIN_BELOW,
     DEFAULT_MIN_SIZE,
@@ -23,9 +22,16 @@ from ..metrics.groups import (
     group_metrics,
     parse_groups,
 )
+from ..sections import section
 
 
-@section("fairness", title="Fairness", order=90, template="fairness.html.j2", figures="ferbench.report.figures_robustness:section_figures")
+@section(
+    "fairness",
+    title="Fairness",
+    order=90,
+    template="fairness.html.j2",
+    figures="ferbench.report.figures_robustness:section_figures",
+)
 def fairness_section(ctx: EvalContext) -> dict[str, Any] | None:
     spec = ctx.options.get("groups")
     groupings = parse_groups(spec) if isinstance(spec, str) else [list(g) for g in spec or []]

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from ..evaluate import EvalContext, EvaluatedPredictions, restrict
-from ..sections import section
 from ..metrics.agreement import fleiss_kappa, rating_counts
 from ..perturb.registry import PERTURBATIONS
+from ..sections import section
 
 N_BINS = 15
 N_BOOT = 1000
@@ -123,7 +123,13 @@ def robustness_metrics(
     return out
 
 
-@section("robustness", title="Robustness", order=100, template="robustness.html.j2", figures="ferbench.report.figures_robustness:section_figures")
+@section(
+    "robustness",
+    title="Robustness",
+    order=100,
+    template="robustness.html.j2",
+    figures="ferbench.report.figures_robustness:section_figures",
+)
 def robustness_section(ctx: EvalContext) -> dict[str, Any] | None:
     described = ctx.options.get("perturb") or []
     if not described:

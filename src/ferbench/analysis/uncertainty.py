@@ -20,7 +20,6 @@ import pandas as pd
 
 from ..ensembles import EnsembleOutput, EnsembleSpec, default_specs, run_ensemble
 from ..evaluate import EvalContext
-from ..sections import section
 from ..metrics.calibration import (
     DEFAULT_BINS,
     EPS,
@@ -31,6 +30,7 @@ from ..metrics.calibration import (
 )
 from ..metrics.classification import classification_summary
 from ..metrics.selective import COMMIT_THRESHOLDS, selective_summary
+from ..sections import section
 
 BINNING = "top-label confidence, {0} equal-width bins over [0, 1]; bin b holds ((b)/{0}, (b+1)/{0}]"
 
@@ -159,7 +159,13 @@ def _temperatures(ctx: EvalContext) -> dict[str, Any]:
     return res
 
 
-@section("calibration", title="Calibration", order=60, template="calibration.html.j2", figures="ferbench.report.figures_uncertainty:uncertainty_figures")
+@section(
+    "calibration",
+    title="Calibration",
+    order=60,
+    template="calibration.html.j2",
+    figures="ferbench.report.figures_uncertainty:uncertainty_figures",
+)
 def calibration_section(ctx: EvalContext) -> dict[str, Any] | None:
     st = _state(ctx)
     bins = int(ctx.options.get("calibration_bins", DEFAULT_BINS))
@@ -208,7 +214,13 @@ def _sel(conf: np.ndarray, correct: np.ndarray, mask: np.ndarray) -> dict[str, A
     return selective_summary(conf[mask], correct[mask])
 
 
-@section("selective", title="Selective", order=70, template="selective.html.j2", figures="ferbench.report.figures_uncertainty:uncertainty_figures")
+@section(
+    "selective",
+    title="Selective",
+    order=70,
+    template="selective.html.j2",
+    figures="ferbench.report.figures_uncertainty:uncertainty_figures",
+)
 def selective_section(ctx: EvalContext) -> dict[str, Any] | None:
     st = _state(ctx)
     temps = _temperatures(ctx)

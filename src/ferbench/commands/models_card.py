@@ -58,7 +58,9 @@ def signature(weights: Path) -> dict[str, Any]:
             "n_inputs": 1,
             "n_outputs": 1,
         }
-    raise ModelError(f"'{weights}': ferbench reads .onnx and .tflite weight files; export the model to ONNX first")
+    raise ModelError(
+        f"'{weights}': ferbench reads .onnx and .tflite weight files; export the model to ONNX first"
+    )
 
 
 def card_template(weights: Path, card_path: Path) -> str:
@@ -66,7 +68,9 @@ def card_template(weights: Path, card_path: Path) -> str:
     sig = signature(weights)
     shape = sig["input"]
     if len(shape) != 4:
-        raise ModelError(f"'{weights}': input shape {shape} is not an image batch (N, H, W, C) or (N, C, H, W)")
+        raise ModelError(
+            f"'{weights}': input shape {shape} is not an image batch (N, H, W, C) or (N, C, H, W)"
+        )
     nchw = shape[1] in (1, 3) and shape[3] not in (1, 3)
     c, h, w = (shape[1], shape[2], shape[3]) if nchw else (shape[3], shape[1], shape[2])
     width = sig["output"][-1] if sig["output"] else None
@@ -117,7 +121,9 @@ def card_template(weights: Path, card_path: Path) -> str:
 @models_app.command("init")
 def models_init(
     weights: Annotated[Path, typer.Argument(help="An .onnx or .tflite weight file.")],
-    out: Annotated[Path | None, typer.Option(help="Card file to write (default: WEIGHTS with .toml).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Card file to write (default: WEIGHTS with .toml).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing card file.")] = False,
 ) -> None:
     """Write a model card for a weight file, from its input/output signature; DECIDE marks what you fill in."""
@@ -129,7 +135,9 @@ def models_init(
     text = card_template(weights, card_path)
     card_path.write_text(text)
     n = text.count(f"<- {DECIDE}")
-    console.print(f"wrote {card_path}: fill in the {n} {DECIDE} field(s), then `ferbench models check {card_path}`")
+    console.print(
+        f"wrote {card_path}: fill in the {n} {DECIDE} field(s), then `ferbench models check {card_path}`"
+    )
 
 
 def pin_card(card_path: Path) -> str:
@@ -174,7 +182,9 @@ def models_check(
     card_path: Annotated[Path, typer.Argument(help="A model card file (.toml).")],
     faces: Annotated[
         Path | None,
-        typer.Option(help="Folder of face crops to label; a class-folder tree (DIR/happy/...) adds accuracy."),
+        typer.Option(
+            help="Folder of face crops to label; a class-folder tree (DIR/happy/...) adds accuracy."
+        ),
     ] = None,
     model_store: ModelStores = None,
     show: Annotated[int, typer.Option(help="Faces to list one by one (the rest are only counted).")] = 20,

@@ -195,8 +195,11 @@ def _face_table(i: int, face: dict[str, Any], model_ids: list[str]) -> Table:
     a = face["answer"]
     who = "ensemble" if len(model_ids) > 1 else "answer"
     if a["uncertain"]:
-        t.add_row(f"[bold]{who}[/bold]", f"[bold]uncertain[/bold]: {a['reason']} (best guess {a['best_guess']})",
-                  f"{100 * a['confidence']:.0f}%")
+        t.add_row(
+            f"[bold]{who}[/bold]",
+            f"[bold]uncertain[/bold]: {a['reason']} (best guess {a['best_guess']})",
+            f"{100 * a['confidence']:.0f}%",
+        )
     else:
         agree = f", {100 * a['agreement']:.0f}% agree" if a.get("agreement") is not None else ""
         t.add_row(f"[bold]{who}[/bold]", f"[bold]{a['label']}[/bold]{agree}", f"{100 * a['confidence']:.0f}%")
@@ -248,7 +251,9 @@ def predict(
                 f"[bold]{im['image']}[/bold]: {_answer_text(im['answer'])}", highlight=False, soft_wrap=True
             )
             continue
-        console.print(f"[bold]{im['image']}[/bold]: {len(im['faces'])} face(s)", highlight=False, soft_wrap=True)
+        console.print(
+            f"[bold]{im['image']}[/bold]: {len(im['faces'])} face(s)", highlight=False, soft_wrap=True
+        )
         for i, f in enumerate(im["faces"]):
             console.print(_face_table(i, f, res["models"]))
     console.print(NOTE)

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DatasetError, SampleError
-from .frames import decode_sampled, n_samples, probe
 from .base import Dataset, file_stamp, register_dataset
 from .common import VIDEO_SUFFIXES, class_folder_label
+from .frames import decode_sampled, n_samples, probe
 
 DEFAULT_FPS = 2.0
 _FRAME_RE = re.compile(r"#f(\d+)")

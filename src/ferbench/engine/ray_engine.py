@@ -198,6 +198,11 @@ def run_models_ray(
     from ..models.store import verified_weight_path
 
     for c in active:
+        if c.runtime == "callable":
+            raise FerbenchError(
+                f"model '{c.id}' is a Python callable, which lives only in this process; "
+                "run it with the local engine (engine='local')"
+            )
         verified_weight_path(c, model_store)
 
     t0 = time.perf_counter()

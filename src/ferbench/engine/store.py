@@ -157,7 +157,9 @@ class PredictionStore:
         ``card_keys`` (model id -> :func:`~ferbench.models.cardfile.card_key`) keeps only the rows each model's
         current card produced: rows of an edited card stay on disk but never reach a metric.
         """
-        table = self.read_table(model_ids, columns, variant=variant, model_sha256=model_sha256, card_keys=card_keys)
+        table = self.read_table(
+            model_ids, columns, variant=variant, model_sha256=model_sha256, card_keys=card_keys
+        )
         return table.to_pandas()
 
     def done_mask(self, model_id: str, key: str | None, variant: str, samples: pd.DataFrame) -> np.ndarray:
@@ -168,7 +170,9 @@ class PredictionStore:
         """
         if key is None:
             return np.zeros(len(samples), dtype=bool)
-        t = self.read_table([model_id], ["sample_id", "stamp"], variant=variant, card_keys={model_id: key}, dedupe=False)
+        t = self.read_table(
+            [model_id], ["sample_id", "stamp"], variant=variant, card_keys={model_id: key}, dedupe=False
+        )
         if t.num_rows == 0:
             return np.zeros(len(samples), dtype=bool)
         done = _key_array(t["sample_id"], t["stamp"])

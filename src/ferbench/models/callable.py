@@ -85,7 +85,9 @@ FUNCTIONS: dict[str, ScoreFn] = {}
 class CallableAdapter(Adapter):
     """The adapter of a callable model: no weight file, ``fn`` instead of a runtime session."""
 
-    def __init__(self, card: ModelCard, store: StoreSpec = None, *, threads: int = 0, device: str = "cpu") -> None:
+    def __init__(
+        self, card: ModelCard, store: StoreSpec = None, *, threads: int = 0, device: str = "cpu"
+    ) -> None:
         try:
             self.fn = FUNCTIONS[card.id]
         except KeyError:

@@ -60,7 +60,7 @@ def _describe(tp: Any) -> str:
     if origin is dict:
         return f"a table of {_describe(get_args(tp)[1])}"
     if dataclasses.is_dataclass(tp):
-        return f"a [{tp.__name__.lower()}] table"
+        return f"a [{getattr(tp, '__name__', str(tp)).lower()}] table"
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(tp, str(tp))
 
 
@@ -100,7 +100,9 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             return tuple(_convert(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
         if len(value) != len(args):
             raise _Bad(where, f"expected {_describe(tp)}, got {len(value)} values")
-        return tuple(_convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
+        return tuple(
+            _convert(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))
+        )
     if origin is dict:
         if not isinstance(value, Mapping):
             raise _Bad(where, f"expected {_describe(tp)}, got {value!r}")
@@ -131,7 +133,9 @@ def _build(cls: Any, data: Mapping[str, Any], prefix: str = "") -> Any:
     for key in data:
         if key not in fields:
             close = difflib.get_close_matches(key, list(fields), n=1)
-            hint = f"did you mean '{prefix}{close[0]}'?" if close else f"remove it (known: {', '.join(fields)})"
+            hint = (
+                f"did you mean '{prefix}{close[0]}'?" if close else f"remove it (known: {', '.join(fields)})"
+            )
             raise _Bad(prefix + key, f"unknown field; {hint}")
     kwargs = {}
     for name, f in fields.items():
@@ -148,7 +152,9 @@ def _build(cls: Any, data: Mapping[str, Any], prefix: str = "") -> Any:
 def _placeholders(value: Any, where: str) -> str | None:
     if isinstance(value, str):
         return where if DECIDE in value else None
-    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    items = (
+        value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list) else ()
+    )
     for k, v in items:
         found = _placeholders(v, f"{where}.{k}" if isinstance(value, Mapping) else where)
         if found:
@@ -161,7 +167,9 @@ def parse_card(data: Mapping[str, Any], source: str) -> ModelCard:
     for key, value in data.items():
         where = _placeholders(value, key)
         if where:
-            raise CardError(source, where, f"still holds the {DECIDE} placeholder `models init` wrote", "fill it in")
+            raise CardError(
+                source, where, f"still holds the {DECIDE} placeholder `models init` wrote", "fill it in"
+            )
     try:
         card: ModelCard = _build(ModelCard, data)
     except _Bad as exc:
@@ -180,7 +188,9 @@ _FIXES = {
 def _check_whole(card: ModelCard, source: str) -> None:
     """Checks across fields (what the types alone cannot say)."""
     if not card.id or card.id != card.id.strip() or "," in card.id or "/" in card.id:
-        raise CardError(source, "id", f"{card.id!r} is not a usable model id", "use letters, digits and dashes")
+        raise CardError(
+            source, "id", f"{card.id!r} is not a usable model id", "use letters, digits and dashes"
+        )
     if not card.classes:
         raise CardError(source, "classes", "no classes", _FIXES["classes"])
     try:
@@ -191,7 +201,9 @@ def _check_whole(card: ModelCard, source: str) -> None:
         ) from None
     p = card.preprocess
     if min(p.size) <= 0:
-        raise CardError(source, "preprocess.size", f"{list(p.size)} is not a positive size", _FIXES["preprocess.size"])
+        raise CardError(
+            source, "preprocess.size", f"{list(p.size)} is not a positive size", _FIXES["preprocess.size"]
+        )
     for name in ("mean", "std"):
         n = len(getattr(p, name))
         if n not in (1, p.channels):
@@ -202,7 +214,9 @@ def _check_whole(card: ModelCard, source: str) -> None:
                 f"give 1 or {p.channels} values",
             )
     if 0.0 in p.std:
-        raise CardError(source, "preprocess.std", "a zero divisor", "use the model's real standard deviations")
+        raise CardError(
+            source, "preprocess.std", "a zero divisor", "use the model's real standard deviations"
+        )
     if card.class_columns is not None:
         a, b = card.class_columns
         if not 0 <= a < b or b - a != len(card.classes):
@@ -262,7 +276,11 @@ def dumps_card(card: ModelCard, *, user: bool = False, full: bool = False) -> st
         defaults = _defaults(type(obj))
         for f in dataclasses.fields(obj):
             v = getattr(obj, f.name)
-            if v is None or (user and f.name in ZOO_ONLY) or (not full and f.name in defaults and defaults[f.name] == v):
+            if (
+                v is None
+                or (user and f.name in ZOO_ONLY)
+                or (not full and f.name in defaults and defaults[f.name] == v)
+            ):
                 continue
             if dataclasses.is_dataclass(v) or isinstance(v, dict):
                 tables.append((f.name, v))
@@ -287,7 +305,11 @@ def dumps_card(card: ModelCard, *, user: bool = False, full: bool = False) -> st
 def card_data_value(v: Any) -> Any:
     """One field's value as TOML-ready data (tuples as lists, records as tables, ``None`` left out)."""
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        return {f.name: card_data_value(getattr(v, f.name)) for f in dataclasses.fields(v) if getattr(v, f.name) is not None}
+        return {
+            f.name: card_data_value(getattr(v, f.name))
+            for f in dataclasses.fields(v)
+            if getattr(v, f.name) is not None
+        }
     if isinstance(v, tuple | list):
         return [card_data_value(x) for x in v]
     if isinstance(v, dict):
@@ -304,8 +326,17 @@ def card_sha256(card: ModelCard) -> str:
 #: Fields that describe a model without changing its outputs: left out of :func:`card_key`. (The weight file's
 #: location is left out too: its sha256 says which file it is.)
 DESCRIPTIVE = (
-    "name", "family", "licence", "licence_notes", "training_data", "notes", "homepage", "verified",
-    "recommended", "reference_outputs", "reference_normalised",
+    "name",
+    "family",
+    "licence",
+    "licence_notes",
+    "training_data",
+    "notes",
+    "homepage",
+    "verified",
+    "recommended",
+    "reference_outputs",
+    "reference_normalised",
 )
 DESCRIPTIVE_ARTIFACT = ("path", "upstream", "upstream_sha256", "url", "pypi", "npm", "member")
 
@@ -384,7 +415,10 @@ def check_card_weights(card: ModelCard, source: str) -> None:
     weights = Path(card.artifact.path)
     if not weights.is_file():
         raise CardError(
-            source, "artifact.path", f"weight file '{weights}' not found", "give the path relative to the card file"
+            source,
+            "artifact.path",
+            f"weight file '{weights}' not found",
+            "give the path relative to the card file",
         )
     if card.artifact.sha256 is None:
         raise CardError(

@@ -49,7 +49,9 @@ def register_model(model: ModelLike, *, origin: str = "python") -> ModelCard:
     elif isinstance(model, ModelCard):
         card = model
     else:
-        raise ModelError(f"cannot register {model!r} as a model: give a ModelCard, CallableModel or card path")
+        raise ModelError(
+            f"cannot register {model!r} as a model: give a ModelCard, CallableModel or card path"
+        )
     if origin != "zoo" and card.verified:
         card = replace(card, verified=False)  # only the zoo's cards are checked against reference outputs
     old = _REGISTRY.get(card.id)
@@ -92,7 +94,7 @@ def _plugin_models(obj: Any) -> list[ModelLike]:
     if callable(obj) and not isinstance(obj, CallableModel | ModelCard):
         obj = obj()
     if isinstance(obj, str | Path) and Path(obj).is_dir():
-        return sorted(Path(obj).glob("*.toml"))
+        return list[ModelLike](sorted(Path(obj).glob("*.toml")))
     if isinstance(obj, ModelCard | CallableModel | str | Path):
         return [obj]
     return [m for o in obj for m in _plugin_models(o)]
@@ -166,7 +168,9 @@ def resolve_models(spec: str | Iterable[str | ModelLike], store: StoreSpec = Non
     return seen
 
 
-def create_adapter(card: ModelCard, store: StoreSpec = None, *, threads: int = 0, device: str = "cpu") -> Adapter:
+def create_adapter(
+    card: ModelCard, store: StoreSpec = None, *, threads: int = 0, device: str = "cpu"
+) -> Adapter:
     """The adapter for a card, chosen by its runtime (:data:`ADAPTERS`)."""
     try:
         factory = ADAPTERS[card.runtime]
