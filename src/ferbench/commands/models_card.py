@@ -74,7 +74,7 @@ def card_template(weights: Path, card_path: Path) -> str:
     nchw = shape[1] in (1, 3) and shape[3] not in (1, 3)
     c, h, w = (shape[1], shape[2], shape[3]) if nchw else (shape[3], shape[1], shape[2])
     width = sig["output"][-1] if sig["output"] else None
-    rel = os.path.relpath(weights.resolve(), card_path.resolve().parent)
+    rel = os.path.relpath(os.path.abspath(weights), os.path.abspath(card_path.parent))
     mark = f"  # <- {DECIDE}"
     top: list[tuple[str, Any, str]] = [
         ("id", weights.stem.lower().replace("_", "-").replace(" ", "-"), "  # what you type in --models"),

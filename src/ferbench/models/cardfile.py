@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import os
 import tomllib
 import types
 from collections.abc import Mapping
@@ -402,7 +403,7 @@ def load_card_file(path: str | Path, *, check_weights: bool = True) -> ModelCard
         raise CardError(
             src, "runtime", "a callable model has no weight file", "use ferbench.CallableModel from Python"
         )
-    weights = (path.parent / card.artifact.path).resolve()
+    weights = Path(os.path.abspath(path.parent / card.artifact.path))
     pin = card.artifact.sha256 or read_lock(path.parent).get(card.artifact.path, {}).get("sha256")
     card = replace(card, artifact=replace(card.artifact, path=str(weights), sha256=pin))
     if check_weights:
