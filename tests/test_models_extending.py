@@ -247,6 +247,18 @@ def test_plugin_models_datasets_and_perturbations_through_entry_points(
     registry.reload_plugins()
     base.reload_plugins()
     perturbations.reload_plugins()
+    try:
+        _run_plugin_items(model_store, fer2013_root)
+    finally:  # the registries are process-wide: leave them as the other tests expect them
+        registry._REGISTRY.pop("plugin-fer", None)
+        base._LOADERS.pop("tiny-fer", None)
+        perturbations.PERTURBATIONS.pop("invert", None)
+        from ferbench import plugins
+
+        plugins.reset()
+
+
+def _run_plugin_items(model_store: Path, fer2013_root: Path) -> None:
     res = ferbench.run(
         "tiny-fer", data_root=fer2013_root, models="plugin-fer,fer-mini-xception", perturb="invert",
         model_store=model_store, write_report=False,
