@@ -405,7 +405,11 @@ def load_card_file(path: str | Path, *, check_weights: bool = True) -> ModelCard
         )
     weights = Path(os.path.abspath(path.parent / card.artifact.path))
     pin = card.artifact.sha256 or read_lock(path.parent).get(card.artifact.path, {}).get("sha256")
-    card = replace(card, artifact=replace(card.artifact, path=str(weights), sha256=pin))
+    changes: dict[str, Any] = {"path": str(weights), "sha256": pin}
+    extras = getattr(card.artifact, "extra_files", None)  # files beside the main one (an IR's .bin)
+    if extras:
+        changes["extra_files"] = {os.path.abspath(path.parent / rel): sha for rel, sha in extras.items()}
+    card = replace(card, artifact=replace(card.artifact, **changes))
     if check_weights:
         check_card_weights(card, src)
     return card
@@ -436,6 +440,18 @@ def check_card_weights(card: ModelCard, source: str) -> None:
             f"weight file '{weights}' has sha256 {digest}, pinned {card.artifact.sha256}",
             "restore the pinned file, or delete its lock entry / change artifact.sha256 if you trust the new one",
         )
+    for extra, sha in (getattr(card.artifact, "extra_files", None) or {}).items():
+        if not Path(extra).is_file():
+            raise CardError(
+                source, "artifact.extra_files", f"'{extra}' not found", "put it beside the weight file"
+            )
+        if sha256_file(Path(extra)) != sha:
+            raise CardError(
+                source,
+                "artifact.extra_files",
+                f"'{extra}' has sha256 {sha256_file(Path(extra))}, the card pins {sha}",
+                "restore the pinned file or correct the card",
+            )
 
 
 def is_card_path(spec: str) -> bool:
