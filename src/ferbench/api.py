@@ -188,8 +188,11 @@ def run(
         estimated = ESTIMATOR
         check_group_columns(ds.samples, groupings)
     compute = _engine(engine, address, workers)
+    # Voted faces without a label (FER+ ties...) are scored too, for the people-vs-models statistics only;
+    # the face stage has already replaced the samples with crops, so with it they are left out.
+    scored = ds.with_vote_only() if face_cfg is None else ds
     report = compute(
-        ds, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
+        scored, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
     )
     perturbed, perturb_reports = run_perturbations(
         ds,
@@ -215,6 +218,8 @@ def run(
     }
     if faces_info:
         section_options["faces"] = faces_info
+    if scored is not ds:
+        section_options["vote_faces"] = scored.samples
     metrics_core, ev = evaluate(
         preds, ds.samples, cards, ds.labels, seed=seed, variant=variant, options=section_options
     )
