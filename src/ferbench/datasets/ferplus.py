@@ -228,6 +228,23 @@ def has_votes(df: pd.DataFrame) -> bool:
     return any(c.startswith("votes_") and c[6:] in VOTE_LABELS for c in df.columns)
 
 
+def majority_index(counts: np.ndarray, n_expression: int) -> np.ndarray:
+    """FER+'s majority rule on a count table whose first ``n_expression`` columns are expression labels and
+    whose further columns are non-expression votes (unknown, not a face): the expression column index, or
+    ``-1`` where the face gets no majority label.
+
+    Votes of 1 are dropped as noise; the top class needs more than half of the remaining votes (non-expression
+    votes included) and must be an expression label.
+    """
+    allv = np.asarray(counts, dtype=np.int64)
+    allv = np.where(allv <= 1, 0, allv)
+    total = allv.sum(axis=1)
+    top = allv.max(axis=1)
+    expr = allv[:, :n_expression]
+    ok = (2 * top > total) & (expr.max(axis=1) == top) & (top > 0)
+    return np.where(ok, expr.argmax(axis=1), -1)
+
+
 def derive_labels(df: pd.DataFrame, rule: str = "plurality") -> pd.Series:
     """The label each face gets from its votes under ``rule`` (see module doc); ``None`` where it gets none."""
     if rule not in LABEL_RULES:
@@ -238,13 +255,9 @@ def derive_labels(df: pd.DataFrame, rule: str = "plurality") -> pd.Series:
         unique_top = (v == top[:, None]).sum(axis=1) == 1
         ok = (top > 0) & unique_top
     else:
-        allv = df[list(VOTE_COLUMNS)].to_numpy(dtype=np.int64)
-        allv = np.where(allv <= 1, 0, allv)
-        total = allv.sum(axis=1)
-        top = allv.max(axis=1)
-        # the majority class must be an expression label (not unknown / not a face)
-        ok = (2 * top > total) & (allv[:, : len(VOTE_LABELS)].max(axis=1) == top)
-        v = allv[:, : len(VOTE_LABELS)]
+        idx = majority_index(df[list(VOTE_COLUMNS)].to_numpy(dtype=np.int64), len(VOTE_LABELS))
+        ok = idx >= 0
+        v = np.eye(len(VOTE_LABELS), dtype=np.int64)[np.clip(idx, 0, None)]
     names = np.array(VOTE_LABELS, dtype=object)[v.argmax(axis=1)]
     return pd.Series(np.where(ok, names, None), index=df.index, dtype=object)
 
