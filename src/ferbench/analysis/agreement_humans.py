@@ -145,7 +145,8 @@ def _entropy_block(
     k = len(labels)
     hv = votes[same]
     mv = rating_counts(ev.pred[same], k)
-    h_ent, m_ent = vote_entropy(hv), vote_entropy(mv)
+    # rounded so that faces with the same spread of votes in another order tie exactly for the ranks
+    h_ent, m_ent = np.round(vote_entropy(hv), 9), np.round(vote_entropy(mv), 9)
     rho = spearman_estimate(h_ent, m_ent, seed=seed, key="people:entropy")
     p_agree, m_agree = agreement_cells(hv, mv, AGREE_THRESHOLD)
     rows = np.flatnonzero(same)
@@ -172,6 +173,7 @@ def _entropy_block(
                         "models": {
                             mid: str(names[ev.pred[rows[i], j]]) for j, mid in enumerate(ev.model_ids)
                         },
+                        "model_votes": {lab: int(mv[i, j]) for j, lab in enumerate(labels) if mv[i, j]},
                         "human_entropy": float(h_ent[i]),
                         "model_entropy": float(m_ent[i]),
                     }
