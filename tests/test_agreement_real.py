@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +164,14 @@ def test_humans_section_on_ferplus_rows(
 ) -> None:
     votes = load_ferplus_votes(ferplus_root)
     write_fer2013_csv(tmp_path / "fer2013.csv", votes, fer2013_root)
-    ds = load_dataset("ferplus", ferplus_root, pixels=tmp_path / "fer2013.csv")
+    full = load_dataset("ferplus", ferplus_root, pixels=tmp_path / "fer2013.csv")
+    with_ties = run(full, out=tmp_path / "run", models=MODELS, model_store=model_store)
+    n_tied = len(full.vote_only)  # voted faces without a plurality label: scored for the humans section only
+    assert with_ties.metrics["humans"]["n_vote_only_faces"] == n_tied
+    assert with_ties.metrics["humans"]["humans"]["n_faces"] == len(full) + n_tied
+    assert with_ties.metrics["n_samples"] == len(full)
+    # the samples alone (as a manifest with votes_<label> columns gives them): checked face by face
+    ds = replace(full, vote_only=None)
     res = run(ds, out=tmp_path / "run", models=MODELS, model_store=model_store)
     h = res.metrics["humans"]
     labels = list(res.evaluated.labels)
