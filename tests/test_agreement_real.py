@@ -185,6 +185,16 @@ def test_humans_section_on_ferplus_rows(
         assert h["models"][mid]["soft_accuracy"]["value"] == pytest.approx(soft)
     ref = krippendorff.alpha(value_counts=v, level_of_measurement="nominal")
     assert h["humans"]["krippendorff_alpha"]["value"] == pytest.approx(ref, abs=1e-10)
+    # people vs models on the same faces from the samples' votes_<label> columns alone (the manifest path)
+    # every vote on an evaluated label: no unknown / not-a-face vote, none for a label outside the set
+    other = [c for c in ds.samples.columns if c.startswith("votes_") and c[6:] not in labels]
+    same = (ds.samples[other].sum(axis=1) == 0).to_numpy()
+    same = same & (res.evaluated.pred >= 0).all(axis=1) & (v.sum(axis=1) >= 2)
+    k = h["people"]["kappa"]
+    assert k["n_faces"] == same.sum() > 0
+    assert k["humans"]["value"] == pytest.approx(sm_fleiss(v[same]), abs=1e-12)
+    mc = rating_counts(res.evaluated.pred[same], len(labels))
+    assert k["models"]["value"] == pytest.approx(sm_fleiss(mc), abs=1e-12)
     assert "humans" not in _sections_without_votes(res)
     html = res.report_path.read_text()
     assert 'id="humans"' in html

@@ -251,12 +251,10 @@ def human_level(
             float(point[name]), None if boot is None else boot[name], "undefined", confidence
         ).to_json()
 
-    models = {mid: {"score": est(mid), "gap_to_humans": est(f"{mid}:gap")} for mid in ids}
+    models: dict[str, dict[str, Any]] = {}
     for mid in ids:
-        g = models[mid]["gap_to_humans"]
-        models[mid]["placement"] = (
-            "above" if (g["ci_low"] or 0) > 0 else "below" if (g["ci_high"] or 0) < 0 else "level with"
-        ) if g["ci_low"] is not None else None  # fmt: skip
+        gap = est(f"{mid}:gap")
+        models[mid] = {"score": est(mid), "gap_to_humans": gap, "placement": _placement(gap)}
     out: dict[str, Any] = {
         "n_faces": int(len(c)),
         "n_votes": int(den.sum()),
@@ -267,6 +265,13 @@ def human_level(
     if all_counts is not None:
         out["humans_strict_every_voter"] = est("strict")
     return out
+
+
+def _placement(gap: Mapping[str, Any]) -> str | None:
+    """Where a model sits relative to the human level: only 'above' / 'below' when the interval says so."""
+    if gap.get("ci_low") is None or gap.get("ci_high") is None:
+        return None
+    return "above" if gap["ci_low"] > 0 else "below" if gap["ci_high"] < 0 else "level with"
 
 
 # --------------------------------------------------------------------------------- rank correlation
