@@ -230,6 +230,10 @@ def run(
     )
     atomic_write_parquet(pa.Table.from_pandas(current, preserve_index=False), out_dir / "predictions.parquet")
     first = current.drop_duplicates("sample_id")
+    if scored is not ds:  # vote-only faces enter the humans section, so they enter the fingerprint too
+        first = scored.samples.merge(
+            preds[preds["variant"] == variant], on=["sample_id", "stamp"], how="inner", validate="one_to_many"
+        ).drop_duplicates("sample_id")
     fingerprint = dataset_fingerprint(first)
 
     metrics: dict[str, Any] = {
@@ -258,6 +262,7 @@ def run(
                 ),
                 **({"faces": faces_info} if faces_info else {}),
                 **({"dataset_options": dataset_options} if dataset_options else {}),
+                **({"vote_only_faces": len(scored) - len(ds)} if scored is not ds else {}),
             },
         ),
     }
