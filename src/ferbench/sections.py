@@ -28,6 +28,7 @@ class Section:
     builder: Builder | None = None  # None: built by ferbench.evaluate's core (models, agreement)
     template: str | None = None  # partial under report/templates/sections/; None: not in the report
     figures: str | None = None  # "module:function": metrics document -> this partial's figures
+    lead: bool = False  # rendered before the models table (people vs models), not after the skeleton
 
 
 SECTIONS: dict[str, Section] = {}
@@ -43,12 +44,18 @@ def register_section(s: Section) -> Section:
 
 
 def section(
-    key: str, *, title: str, order: int, template: str | None = None, figures: str | None = None
+    key: str,
+    *,
+    title: str,
+    order: int,
+    template: str | None = None,
+    figures: str | None = None,
+    lead: bool = False,
 ) -> Callable[[Builder], Builder]:
     """Decorator: register the decorated builder as section ``key`` (see :class:`Section`)."""
 
     def deco(fn: Builder) -> Builder:
-        register_section(Section(key, title, order, fn, template, figures))
+        register_section(Section(key, title, order, fn, template, figures, lead))
         return fn
 
     return deco

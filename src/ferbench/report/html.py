@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..io import write_text_atomic
 from ..sections import Section, report_sections
-from .context import MAX_DISAGREEMENT_ROWS, MAX_FAILURE_ROWS, build_context
+from .context import MAX_DISAGREEMENT_ROWS, MAX_FAILURE_ROWS, _thumbnail, build_context
 from .figures import KAPPA_BANDS, confusion_svg, kappa_heatmap_svg, kappa_scale_svg
 
 if TYPE_CHECKING:
@@ -99,6 +99,16 @@ def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _people_thumbnails(m: Mapping[str, Any]) -> dict[str, str | None]:
+    """Thumbnails of the example faces in the people-vs-models 2×2, by sample id."""
+    cells = ((((m.get("humans") or {}).get("people") or {}).get("entropy") or {}).get("cells")) or {}
+    return {
+        ex["sample_id"]: _thumbnail(ex["path"]) if ex.get("path") else None
+        for cell in cells.values()
+        for ex in cell.get("examples") or []
+    }
+
+
 def render_html(
     metrics: Mapping[str, Any],
     predictions: pd.DataFrame | None = None,
@@ -114,7 +124,8 @@ def render_html(
     m = dict(metrics)
     ctx = build_context(m, predictions, thumbnails=thumbnails)
     shown = [s for s in report_sections() if s.key in m]
-    sections = [(s.key, f"sections/{s.template}", s.title) for s in shown]
+    sections = [(s.key, f"sections/{s.template}", s.title) for s in shown if not s.lead]
+    lead = [(s.key, f"sections/{s.template}", s.title) for s in shown if s.lead]
     return (
         _env()
         .get_template("report.html.j2")
@@ -125,6 +136,8 @@ def render_html(
             section_figures=_section_figures(m, shown),
             cards=dict(cards or {}),
             sections=sections,
+            lead_sections=lead,
+            people_thumbs=_people_thumbnails(m) if thumbnails else {},
             bands=KAPPA_BANDS,
             max_failures=MAX_FAILURE_ROWS,
             max_disagreements=MAX_DISAGREEMENT_ROWS,
