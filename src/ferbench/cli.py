@@ -161,10 +161,18 @@ def run(
     ] = None,
     label_map: LabelMap = None,
     option: LoaderOptions = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="If another run holds --out, wait for it to finish instead of failing at once."
+        ),
+    ] = False,
 ) -> None:
     """Run models over a labelled dataset and write predictions, metrics and an HTML report.
 
-    Re-running with the same --out resumes: stored predictions are reused and only missing ones computed.
+    Re-running with the same --out resumes: a stored prediction is reused only when its sample file, model
+    card, weights and face-stage/perturbation settings are all unchanged; everything else is recomputed
+    (older rows stay on disk, see `ferbench store info`). One run per --out folder at a time.
     """
     from .api import run as api_run
     from .engine import EngineOptions
@@ -204,6 +212,7 @@ def run(
             engine=engine,
             address=address,
             workers=workers,
+            wait=wait,
         )
     _print_summary(result.metrics)
     console.print(

@@ -38,7 +38,7 @@ from ..models.cards import ModelCard
 from ..models.preprocess import PixelCache, PixelKey, normalise, pixel_key
 from ..models.runtime import resolve_device
 from ..models.store import StoreSpec
-from .store import PROB_COLUMNS, SCHEMA, PredictionStore
+from .store import PROB_COLUMNS, SCHEMA, PredictionStore, variant_fingerprint
 
 ProgressFn = Callable[[int], None]
 # A per-sample image transform run after decoding (face detection and cropping, a perturbation…). It gets the
@@ -58,6 +58,8 @@ class EngineOptions:
     decode_workers: int = 0  # 0: os.cpu_count()
     device: str = "cpu"
     variant: str = "clean"
+    # Every parameter of the image pipeline behind ``variant`` (store.variant_fingerprint); "" keys on the name.
+    variant_fingerprint: str = ""
     inference_workers: int = 0  # model calls in flight at once; 0: cores // threads on CPU, 2 on CUDA
 
 
@@ -174,8 +176,39 @@ class _ChunkColumns:
 _LABELS = np.array(CANONICAL_LABELS, dtype=object)
 
 
+@dataclass(frozen=True)
+class RowKeys:
+    """The fingerprints the rows of one engine pass are written under (see :mod:`.store`)."""
+
+    variant: str
+    variant_fingerprint: str
+    models: dict[str, str]  # model id -> model fingerprint
+
+
+def row_keys(cards: Sequence[ModelCard], store: PredictionStore, opts: EngineOptions) -> RowKeys:
+    """The pass's keys: each card's fingerprint (or the store's one-run stand-in) and the variant's."""
+    vfp = opts.variant_fingerprint or variant_fingerprint(opts.variant)
+    return RowKeys(opts.variant, vfp, {c.id: store.model_fingerprint(c) for c in cards})
+
+
+def record_keys(store: PredictionStore, cards: Sequence[ModelCard], keys: RowKeys) -> None:
+    """Make ``keys`` the store's current fingerprints (the ledger ``read`` and ``prune`` go by)."""
+    store.record(
+        {
+            c.id: {
+                "fingerprint": keys.models[c.id],
+                "sha256": c.artifact.sha256,
+                "version": c.version,
+                "recorded": time.time(),
+            }
+            for c in cards
+        },
+        {keys.variant: {"fingerprint": keys.variant_fingerprint, "recorded": time.time()}},
+    )
+
+
 def rows_table(
-    card: ModelCard, sha: str | None, variant: str, cols: _ChunkColumns, sel: np.ndarray, canon: np.ndarray
+    card: ModelCard, keys: RowKeys, cols: _ChunkColumns, sel: np.ndarray, canon: np.ndarray
 ) -> pa.Table:
     """Arrow rows for one model over the selected samples of a chunk; ``canon`` holds the ok ones in order."""
     n = int(sel.sum())
@@ -190,8 +223,10 @@ def rows_table(
         "stamp": pa.array(cols.stamp[sel], pa.string()),
         "content_sha256": pa.array(cols.digest[sel], pa.string()),
         "model_id": pa.array(np.full(n, card.id, dtype=object), pa.string()),
-        "model_sha256": pa.array(np.full(n, sha, dtype=object), pa.string()),
-        "variant": pa.array(np.full(n, variant, dtype=object), pa.string()),
+        "model_sha256": pa.array(np.full(n, card.artifact.sha256, dtype=object), pa.string()),
+        "variant": pa.array(np.full(n, keys.variant, dtype=object), pa.string()),
+        "model_fingerprint": pa.array(np.full(n, keys.models[card.id], dtype=object), pa.string()),
+        "variant_fingerprint": pa.array(np.full(n, keys.variant_fingerprint, dtype=object), pa.string()),
         "status": pa.array(cols.status[sel], pa.string()),
         "error": pa.array(cols.error[sel], pa.string()),
     }
@@ -210,7 +245,7 @@ def compute(
     work: list[_ModelWork],
     pl: Plan,
     *,
-    variant: str,
+    keys: RowKeys,
     chunk_size: int,
     emit: Emit,
     transform: Transform | None = None,
@@ -247,7 +282,7 @@ def compute(
             native = [f.result() for f in futs]
             n_cls = len(w.card.classes)
             canon = w.adapter.to_canonical(np.concatenate(native) if native else np.zeros((0, n_cls)))
-            table = rows_table(w.card, w.card.artifact.sha256, variant, cols, sel, canon)
+            table = rows_table(w.card, keys, cols, sel, canon)
             emit(w.card, table)
             advance(table.num_rows)
 
@@ -295,13 +330,20 @@ def prepare_work(
 
 
 def pending_masks(
-    dataset: Dataset, cards: Sequence[ModelCard], store: PredictionStore, variant: str
+    dataset: Dataset, cards: Sequence[ModelCard], store: PredictionStore, keys: RowKeys
 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """Per model, which samples still need computing (True) and how many rows are reused from the store."""
+    """Per model, which samples still need computing (True) and how many rows are reused from the store.
+
+    Also records ``keys`` as the store's current fingerprints, before any row is written: rows under any
+    other fingerprint (an older card, other weights, other face-stage parameters) are from then on stale.
+    """
+    record_keys(store, cards, keys)
     todo: dict[str, np.ndarray] = {}
     reused: dict[str, int] = {}
     for card in cards:
-        done = store.done_mask(card.id, card.artifact.sha256, variant, dataset.samples)
+        done = store.done_mask(
+            card.id, keys.models[card.id], keys.variant, keys.variant_fingerprint, dataset.samples
+        )
         todo[card.id] = ~done
         reused[card.id] = int(done.sum())
     return todo, reused
@@ -327,7 +369,8 @@ def run_models(
 ) -> EngineReport:
     """Fill the prediction store for every (sample, model) pair of ``dataset`` × ``cards`` not yet in it."""
     opts = options or EngineOptions()
-    todo, reused = pending_masks(dataset, cards, store, opts.variant)
+    keys = row_keys(cards, store, opts)
+    todo, reused = pending_masks(dataset, cards, store, keys)
     computed = {c.id: 0 for c in cards}
     if not any(m.any() for m in todo.values()):
         return EngineReport(computed, reused, device=opts.device)
@@ -347,7 +390,7 @@ def run_models(
         dataset,
         work,
         pl,
-        variant=opts.variant,
+        keys=keys,
         chunk_size=opts.chunk_size,
         emit=emit,
         transform=transform,
