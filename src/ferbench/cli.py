@@ -390,4 +390,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # ``python -m ferbench.cli``: run the app of the imported module ``ferbench.cli``, on which the command
+    # modules registered (this file runs as ``__main__``, a second module object they never saw).
+    from ferbench.cli import main as _main
+
+    _main()
