@@ -175,7 +175,13 @@ def run(
             from .attributes import ESTIMATOR, with_estimated_attributes
             from .attributes import estimate_attributes as _estimate
 
-            est = _estimate(ds, model_store=model_store, cache_dir=out_dir, transform=transform)
+            est = _estimate(
+                ds,
+                model_store=model_store,
+                cache_dir=out_dir,
+                transform=transform,
+                variant_fingerprint=opts.variant_fingerprint or variant_fingerprint(opts.variant),
+            )
             ds = with_estimated_attributes(ds, est)
             estimated = ESTIMATOR
             check_group_columns(ds.samples, groupings)

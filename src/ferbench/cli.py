@@ -237,6 +237,20 @@ def _print_summary(m: dict[str, Any]) -> None:
     for mid, s in m["models"].items():
         t.add_row(mid, _fmt(s["accuracy"], True), _fmt(s["macro_f1"]), str(s["n_failed"]))
     console.print(t)
+    if m.get("excluded"):
+        console.print(
+            "excluded or skipped entries: "
+            + ", ".join(f"{k} {v}" for k, v in m["excluded"].items())
+            + " (`ferbench datasets check` lists them)"
+        )
+    failures: dict[str, int] = {}
+    for s in m["models"].values():
+        for k, v in s.get("failures", {}).items():
+            failures[k] = failures.get(k, 0) + v
+    if failures:
+        console.print(
+            "not scored (summed over models): " + ", ".join(f"{k} {v}" for k, v in sorted(failures.items()))
+        )
     a = m["agreement"]
     fk = a["fleiss_kappa"]
     ci = f" [95% CI {_fmt(fk['ci_low'])}, {_fmt(fk['ci_high'])}]" if fk.get("ci_low") is not None else ""

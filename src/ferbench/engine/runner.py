@@ -46,6 +46,10 @@ ProgressFn = Callable[[int], None]
 # (e.g. "no_face"), which is recorded for that sample. Its output is cached under ``EngineOptions.variant``.
 Transform = Callable[[np.ndarray, pd.Series], np.ndarray]
 
+#: The status of a sample whose preparation raised something other than a SampleError (a perturbation's
+#: ValueError, an OpenCV error on an odd image): recorded with the exception's type and message.
+SAMPLE_EXCEPTION = "exception"
+
 CPU_BATCH = 8  # best or near-best per-call batch for the zoo's CNNs on one core (docs/performance.md)
 CUDA_BATCH = 128
 
@@ -139,19 +143,29 @@ def _decode_chunk(
 
     def one(i: int) -> _Sample:
         digest = ""
+        stage = "reading"
         try:
             img, raw = dataset.read(sample_ids[i], paths[i])
             digest = sha256_bytes(raw)
             if transform is not None:
+                stage = "transforming (face crop, perturbation)"
                 img = transform(img, rows.iloc[i])
+            stage = "preprocessing"
+            cache = PixelCache(img)
+            pos = positions[i]
+            pix = {w.key: cache.get(w.card.preprocess) for w in work if w.need[pos] and not w.custom_prepare}
         except SampleError as exc:
             return _Sample(None, None, digest, exc.reason, str(exc))
-        cache = PixelCache(img)
-        pos = positions[i]
-        pix = {w.key: cache.get(w.card.preprocess) for w in work if w.need[pos] and not w.custom_prepare}
+        except Exception as exc:  # noqa: BLE001 - one sample's failure is recorded; the run goes on
+            return _Sample(None, None, digest, SAMPLE_EXCEPTION, exception_text(sample_ids[i], stage, exc))
         return _Sample(pix, img if keep_image else None, digest, "ok", "")
 
     return list(pool.map(one, range(len(rows))))
+
+
+def exception_text(sample_id: object, stage: str, exc: BaseException) -> str:
+    """One line for a sample's unexpected exception: which sample, at which step, type and message."""
+    return f"{sample_id}: {stage} raised {type(exc).__name__}: {exc}"
 
 
 def _infer_batch(w: _ModelWork, items: list[_Sample]) -> np.ndarray:
@@ -276,15 +290,24 @@ def compute(
             jobs.append((w, sel, futs))
         return cols, jobs
 
-    def finish(p: Pending) -> None:
+    def finish(p: Pending, strict: bool = True) -> None:
+        """Write each model's rows of a chunk; a model whose call failed raises after the others are written
+        (``strict=False``, on the abort path: it is skipped, the abort's own exception propagates)."""
         cols, jobs = p
+        failed: BaseException | None = None
         for w, sel, futs in jobs:
-            native = [f.result() for f in futs]
+            try:
+                native = [f.result() for f in futs]
+            except Exception as exc:  # noqa: BLE001 - re-raised below once the other models are written
+                failed = failed or exc
+                continue
             n_cls = len(w.card.classes)
             canon = w.adapter.to_canonical(np.concatenate(native) if native else np.zeros((0, n_cls)))
             table = rows_table(w.card, keys, cols, sel, canon)
             emit(w.card, table)
             advance(table.num_rows)
+        if failed is not None and strict:
+            raise failed
 
     with (
         ThreadPoolExecutor(max_workers=pl.decode_workers, thread_name_prefix="ferbench-decode") as pool,
@@ -300,14 +323,22 @@ def compute(
 
         nxt = decode(0)
         pending: Pending | None = None
-        for ci, pos in enumerate(chunks):
-            decoded = nxt.result()
-            if ci + 1 < len(chunks):
-                nxt = decode(ci + 1)
-            current = submit(pos, decoded)
+        try:
+            for ci, pos in enumerate(chunks):
+                decoded = nxt.result()
+                if ci + 1 < len(chunks):
+                    nxt = decode(ci + 1)
+                current = submit(pos, decoded)
+                if pending is not None:
+                    p, pending = pending, None
+                    finish(p)  # chunk k-1's rows are built and written while chunk k is being inferred
+                pending = current
+        except BaseException:
+            # An abort (a model call that raised, Ctrl-C): first write what is already computed, so a resumed
+            # run loses at most the chunk in flight.
             if pending is not None:
-                finish(pending)  # chunk k-1's rows are built and written while chunk k is being inferred
-            pending = current
+                finish(pending, strict=False)
+            raise
         if pending is not None:
             finish(pending)
 

@@ -148,11 +148,17 @@ def detect_dataset(
     def one(i: int) -> list[dict[str, object]]:
         row = samples.iloc[i]
         sid, stamp = str(row["sample_id"]), str(row["stamp"])
+        digest, stage = "", "reading"
         try:
             img, raw = ds.read(sid, row["path"])
+            digest, stage = sha256_bytes(raw), "face detection"
+            faces = detector.detect(img)
         except SampleError as exc:
-            return face_rows(sid, stamp, "", key, [], exc.reason, str(exc))
-        return face_rows(sid, stamp, sha256_bytes(raw), key, detector.detect(img))
+            return face_rows(sid, stamp, digest, key, [], exc.reason, str(exc))
+        except Exception as exc:  # noqa: BLE001 - that sample's recorded failure; detection goes on
+            text = f"{sid}: {stage} raised {type(exc).__name__}: {exc}"
+            return face_rows(sid, stamp, digest, key, [], "exception", text)
+        return face_rows(sid, stamp, digest, key, faces)
 
     with ThreadPoolExecutor(max_workers=workers or (os.cpu_count() or 1)) as pool:
         for start in range(0, len(todo), CHUNK):
