@@ -77,7 +77,13 @@ def _paired(
 def _ensemble(ev: EvaluatedPredictions) -> tuple[np.ndarray, np.ndarray]:
     """Mean restricted probability over the models; -1 where any model failed."""
     ok = np.all(ev.pred >= 0, axis=1)
-    prob = np.nan_to_num(ev.proba).mean(axis=1)
+    m = ev.proba.shape[1]
+    prob = np.zeros((ev.proba.shape[0], ev.proba.shape[2]))
+    for j in range(
+        m
+    ):  # one model at a time: never a second copy of the whole (items × models × labels) array
+        prob += np.nan_to_num(ev.proba[:, j])
+    prob /= m
     pred = np.where(ok, prob.argmax(axis=1), -1)
     return pred, prob
 
