@@ -43,7 +43,9 @@ from .store import PROB_COLUMNS, SCHEMA, PredictionStore, variant_fingerprint
 ProgressFn = Callable[[int], None]
 # A per-sample image transform run after decoding (face detection and cropping, a perturbation…). It gets the
 # decoded BGR image and the sample's row; it returns the image the models should see, or raises SampleError
-# (e.g. "no_face"), which is recorded for that sample. Its output is cached under ``EngineOptions.variant``.
+# (e.g. "no_face"), which is recorded for that sample (any other exception is recorded too, with status
+# ``exception``). Its output is cached under ``EngineOptions.variant`` and ``variant_fingerprint``: a caller
+# whose transform changes must change one of them.
 Transform = Callable[[np.ndarray, pd.Series], np.ndarray]
 
 #: The status of a sample whose preparation raised something other than a SampleError (a perturbation's

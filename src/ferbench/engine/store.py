@@ -279,13 +279,9 @@ class PredictionStore:
         models, variants = self.current_fingerprints()
         groups: dict[tuple[Any, ...], list[int]] = {}
         for f in self._part_files():
-            t = pq.read_table(f, columns=None).select(
-                [
-                    c
-                    for c in ("model_id", "variant", "model_fingerprint", "variant_fingerprint")
-                    if c in pq.read_schema(f).names
-                ]
-            )
+            wanted = ("model_id", "variant", "model_fingerprint", "variant_fingerprint")
+            have = set(pq.read_schema(f).names)
+            t = pq.read_table(f, columns=[c for c in wanted if c in have])
             d = t.to_pydict()
             n = t.num_rows
             keys = zip(
