@@ -37,6 +37,14 @@ def _store(run_dir: Path) -> PredictionStore:
     return PredictionStore(run_dir)
 
 
+def _short(fp: str | None) -> str | None:
+    """``model:ddbaba1d4ca5…``: enough to tell fingerprints apart in a table (``--json`` has them whole)."""
+    if not fp:
+        return None
+    kind, _, h = fp.partition(":")
+    return f"{kind}:{h[:12]}…"
+
+
 @store_app.command("info")
 def store_info(
     run_dir: RunDir,
@@ -54,8 +62,8 @@ def store_info(
         t.add_row(
             e.model_id,
             e.variant,
-            e.model_fingerprint or "(none: written before fingerprints)",
-            e.variant_fingerprint or "(none)",
+            _short(e.model_fingerprint) or "(none: written before fingerprints)",
+            _short(e.variant_fingerprint) or "(none)",
             str(e.rows),
             str(e.parts),
             "current" if e.current else "[yellow]stale[/yellow]",
