@@ -242,3 +242,18 @@ def test_store_info_and_prune(
     assert after.metrics["models"] == before.metrics["models"]
     missing = runner.invoke(app, ["store", "info", str(tmp_path / "nothing")])
     assert isinstance(missing.exception, FerbenchError) and "no prediction store" in str(missing.exception)
+
+
+def test_a_refused_run_leaves_what_is_current_unchanged(
+    small, model_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "run"
+    _run(small, out, model_store)
+    ledger = (out / "store.json").read_text()
+    card = registry.get_card(A)
+    wrong = dataclasses.replace(card, artifact=dataclasses.replace(card.artifact, sha256="0" * 64))
+    _swap_card(monkeypatch, wrong)
+    with pytest.raises(FerbenchError, match="sha256"):
+        _run(small, out, model_store)
+    assert (out / "store.json").read_text() == ledger
+    assert len(PredictionStore(out).read()) == 48

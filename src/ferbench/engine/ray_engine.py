@@ -42,6 +42,7 @@ from .runner import (
     pending_masks,
     plan,
     prepare_work,
+    record_keys,
     row_keys,
 )
 from .store import PredictionStore
@@ -195,6 +196,7 @@ def run_models_ray(
     todo, reused = pending_masks(dataset, cards, store, keys)
     computed = {c.id: 0 for c in cards}
     if not any(m.any() for m in todo.values()):
+        record_keys(store, cards, keys)
         return EngineReport(computed, reused, device=opts.device)
     active = [c for c in cards if todo[c.id].any()]
     # Verify every model's weights here first: a tampered file fails before any actor starts.
@@ -202,6 +204,7 @@ def run_models_ray(
 
     for c in active:
         verified_weight_path(c, model_store)
+    record_keys(store, cards, keys)  # weights verified: these fingerprints are now the current ones
 
     t0 = time.perf_counter()
     started = _init_ray(ray, address, workers)

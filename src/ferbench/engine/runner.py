@@ -365,12 +365,7 @@ def prepare_work(
 def pending_masks(
     dataset: Dataset, cards: Sequence[ModelCard], store: PredictionStore, keys: RowKeys
 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """Per model, which samples still need computing (True) and how many rows are reused from the store.
-
-    Also records ``keys`` as the store's current fingerprints, before any row is written: rows under any
-    other fingerprint (an older card, other weights, other face-stage parameters) are from then on stale.
-    """
-    record_keys(store, cards, keys)
+    """Per model, which samples still need computing (True) and how many rows are reused from the store."""
     todo: dict[str, np.ndarray] = {}
     reused: dict[str, int] = {}
     for card in cards:
@@ -406,11 +401,16 @@ def run_models(
     todo, reused = pending_masks(dataset, cards, store, keys)
     computed = {c.id: 0 for c in cards}
     if not any(m.any() for m in todo.values()):
+        record_keys(store, cards, keys)
         return EngineReport(computed, reused, device=opts.device)
     t0 = time.perf_counter()
     pl = plan(opts)
     notes = announce(pl.note)
     work = prepare_work(cards, todo, model_store, pl)
+    # The weights are verified: from here on these fingerprints are the current ones (before any row is
+    # written, so the ledger always names the rows a later read should see). A run refused earlier (a
+    # missing or tampered file) leaves the ledger, and so what is current, as it was.
+    record_keys(store, cards, keys)
     t1 = time.perf_counter()
     total = int(sum(w.need.sum() for w in work))
     advance = progress(total, len(work)) if progress else (lambda n: None)
