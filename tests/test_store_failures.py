@@ -133,6 +133,18 @@ def test_entries_that_are_not_images_are_listed_as_skipped(
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["excluded"] == {"not_a_file": 2}
 
 
+def test_a_directory_named_like_a_clip_is_listed_as_skipped(tmp_path: Path) -> None:
+    root = tmp_path / "videos"
+    (root / "happy").mkdir(parents=True)
+    (root / "happy" / "single_face.mp4").symlink_to(VIDEOS / "single_face.mp4")
+    (root / "happy" / "clip.mp4").mkdir()
+    (root / "happy" / "gone.mov").symlink_to(tmp_path / "nowhere.mov")
+    ds = load_dataset("video-folder", root)
+    assert set(ds.samples["clip_id"]) == {"happy/single_face.mp4"}
+    assert sorted(Path(w).name for w in ds.excluded["where"]) == ["clip.mp4", "gone.mov"]
+    assert set(ds.excluded["reason"]) == {"not_a_file"}
+
+
 def test_no_mass_on_the_evaluated_labels_has_its_own_status(small, model_store: Path, tmp_path: Path) -> None:
     card = registry.get_card(A)
     store = PredictionStore(tmp_path / "run")
