@@ -345,7 +345,6 @@ def store_at_scale(n_items: int, n_models: int, tmp: Path) -> list[tuple[str, fl
                     "content_sha256": np.full(n, "0" * 64, dtype=object),
                     "model_id": np.full(n, f"m{m}", dtype=object),
                     "model_sha256": np.full(n, "1" * 64, dtype=object),
-                    "card_key": np.full(n, "1" * 64, dtype=object),
                     "variant": np.full(n, "clean", dtype=object),
                     "status": np.full(n, "ok", dtype=object),
                     "error": np.full(n, "", dtype=object),

@@ -63,7 +63,7 @@ def dataset_fingerprint(table: pd.DataFrame) -> str:
 def provenance(
     cards: Sequence[ModelCard], fingerprint: str, command: str, seed: int, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    from .models.cardfile import card_key, card_sha256
+    from .models.cardfile import card_sha256
     from .models.registry import is_users_own, origin
 
     return {
@@ -71,17 +71,17 @@ def provenance(
         "models": {
             c.id: {
                 "sha256": c.artifact.sha256,
+                "fingerprint": c.fingerprint,  # what its stored predictions are keyed on (engine.store)
+                **({"version": c.version} if c.version else {}),
                 "artifact": c.artifact.path,
                 "upstream": c.artifact.upstream,
                 "upstream_sha256": c.artifact.upstream_sha256,
                 "verified": c.verified,
                 "runtime": c.runtime,
-                # the card's content hash (canonical form, independent of the file's layout) and its store key
+                # the card's content hash (canonical form, independent of the file's layout) and where it came from
                 "card_sha256": card_sha256(c),
-                "card_key": card_key(c),
                 "origin": origin(c.id),
                 "users_own": is_users_own(c.id),
-                **({"version": c.version} if c.runtime == "callable" else {}),
             }
             for c in cards
         },

@@ -25,6 +25,11 @@ from .preprocess import preprocess_batch
 from .runtime import LiteRTSession, OnnxSession, Session
 from .store import StoreSpec, verified_weight_path
 
+#: Bump whenever this module's code (or preprocess.py's, runtime.py's) changes what a model outputs for the
+#: same card and weights (a new resize, another normalisation or head rule): every stored prediction is then
+#: recomputed. Part of :attr:`~ferbench.models.cards.ModelCard.fingerprint`.
+ADAPTER_VERSION = 1
+
 
 class ScoresMismatch(ValueError):
     """A model's output width differs from the number of classes its card lists."""

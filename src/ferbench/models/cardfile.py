@@ -324,43 +324,6 @@ def card_sha256(card: ModelCard) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-#: Fields that describe a model without changing its outputs: left out of :func:`card_key`. (The weight file's
-#: location is left out too: its sha256 says which file it is.)
-DESCRIPTIVE = (
-    "name",
-    "family",
-    "licence",
-    "licence_notes",
-    "training_data",
-    "notes",
-    "homepage",
-    "verified",
-    "recommended",
-    "reference_outputs",
-    "reference_normalised",
-)
-DESCRIPTIVE_ARTIFACT = ("path", "upstream", "upstream_sha256", "url", "pypi", "npm", "member")
-
-
-def card_key(card: ModelCard) -> str | None:
-    """What stored predictions of this card are keyed on: a hash of every output-changing field.
-
-    That is the weight sha256, preprocessing, classes, label map, output rule, runtime, ... and a callable
-    model's ``version``. None (nothing is ever reused) for a weight file without a pinned sha256 and for a
-    callable model without a declared version.
-    """
-    if card.runtime == "callable" and not card.version:
-        return None
-    if card.runtime != "callable" and not card.artifact.sha256:
-        return None
-    data = card_data(card)
-    for key in DESCRIPTIVE:
-        data.pop(key, None)
-    data["artifact"] = {k: v for k, v in data["artifact"].items() if k not in DESCRIPTIVE_ARTIFACT}
-    blob = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
 # --- files ---------------------------------------------------------------------------------------------------
 
 

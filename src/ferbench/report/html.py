@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ..io import write_text_atomic
+from ..atomic import write_text_atomic
 from ..sections import Section, report_sections
 from .context import MAX_DISAGREEMENT_ROWS, MAX_FAILURE_ROWS, _thumbnail, build_context
 from .figures import KAPPA_BANDS, confusion_svg, kappa_heatmap_svg, kappa_scale_svg
