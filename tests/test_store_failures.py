@@ -19,11 +19,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from ferbench.analysis import evaluate
 from ferbench.cli import app
 from ferbench.datasets import load_dataset
 from ferbench.datasets.check import check_dataset
 from ferbench.engine import EngineOptions, PredictionStore, run_models
-from ferbench.evaluate import NO_LABEL_MASS, evaluate
+from ferbench.evaluate import NO_LABEL_MASS
 from ferbench.models import Adapter, registry
 
 A, B = "fer-mini-xception", "oarriaga-mini-xception-119"
