@@ -117,7 +117,7 @@ class Adapter:
         p = self.card.preprocess
         blank = np.full((*p.size, 3), 128, dtype=np.uint8)
         try:
-            self.predict([blank])
+            self.scores([blank])  # runtime + head, not infer(): what the run itself counts as model work
         except ScoresMismatch as exc:
             raise ModelError(
                 f"model '{self.card.id}': field 'classes': {exc}; fix: list one class per output score, in output order"
