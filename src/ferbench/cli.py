@@ -156,6 +156,14 @@ def run(
     face_align: Annotated[
         bool, typer.Option("--face-align", help="Align faces on their 5 landmarks (yunet only).")
     ] = False,
+    shared_crop: Annotated[
+        bool,
+        typer.Option(
+            "--shared-crop",
+            help="Give every model the run's one crop (--face-margin, --face-align) instead of the crop its "
+            "card declares (e.g. opencv_zoo's 5-point alignment).",
+        ),
+    ] = False,
     fps: Annotated[
         float | None, typer.Option(help="Video datasets: frames sampled per second of each clip (default 2).")
     ] = None,
@@ -200,6 +208,7 @@ def run(
             multi_face=multi_face,
             face_margin=face_margin,
             face_align=face_align,
+            own_crops=not shared_crop,
             dataset_options=loader_options or None,
             engine=engine,
             address=address,

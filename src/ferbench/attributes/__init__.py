@@ -21,6 +21,7 @@ import pyarrow as pa
 from ..datasets.base import Dataset
 from ..engine.store import atomic_write_parquet
 from ..errors import SampleError
+from ..faces.types import SHARED_CROP, Crops, pick_crop
 from ..models.store import StoreSpec, store_paths
 from .agegender import FOLDER, GENDERS, SHA256, WEIGHTS, AgeGenderNet
 
@@ -31,7 +32,7 @@ ESTIMATOR = (
 )
 CACHE = "attributes.parquet"
 
-Transform = Callable[[np.ndarray, pd.Series], np.ndarray]
+Transform = Callable[[np.ndarray, pd.Series], np.ndarray | Crops]
 
 
 def age_band(age: float) -> str | None:
@@ -73,7 +74,8 @@ def estimate_attributes(
         row = todo.iloc[i]
         try:
             img, _ = dataset.read(row["sample_id"], row["path"])
-            return transform(img, row) if transform is not None else img
+            out = transform(img, row) if transform is not None else img
+            return pick_crop(out, SHARED_CROP)  # the run's crop when the face stage gives several
         except SampleError:
             return None
 

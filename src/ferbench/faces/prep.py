@@ -20,25 +20,33 @@ whole crop resized instead; :func:`fallback_note` words that for the report.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 
-from ..models.cards import FacePrep
+from ..models.cards import FacePrep, ModelCard
 from .crop import similarity_transform
-from .types import Face
+from .types import SHARED_CROP, Face
 
 BORDERS = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE}
 
 
 def prep_key(prep: FacePrep) -> str:
     """A short stable name for a preparation: models with equal keys share one crop per face."""
+    if prep.kind == "shared":
+        return SHARED_CROP
     if prep.kind == "align5":
         pts = ",".join(f"{x:g}:{y:g}" for x, y in prep.template)
         return f"align5:{prep.size}:{prep.border}:{prep.fit}:{pts}"
     if prep.kind == "square_box":
         return f"square_box:{prep.margin:g}"
     return prep.kind
+
+
+def crop_key(card: ModelCard, own_crops: bool = True) -> str:
+    """The key of the crop ``card`` receives in a run (:data:`SHARED_CROP` without ``own_crops``)."""
+    return prep_key(card.face_prep) if own_crops else SHARED_CROP
 
 
 def invert_affine(mat: np.ndarray) -> np.ndarray:
@@ -107,11 +115,26 @@ def prepare_face(img: np.ndarray, face: Face | None, prep: FacePrep) -> np.ndarr
     raise ValueError(f"unknown face preparation {prep.kind!r}")
 
 
-def fallback_note(prep: FacePrep, has_landmarks: bool) -> str | None:
-    """Why a model did not get its own preparation, or None when it did."""
-    if prep.needs_landmarks and not has_landmarks:
-        return (
-            "needs 5 landmarks for its alignment, which this run does not give (pre-cropped faces or a "
-            "detector without landmarks); it got the plain resize of the face crop instead"
-        )
-    return None
+def face_prep_record(card: ModelCard, faces: dict[str, Any] | None) -> dict[str, Any]:
+    """What face preparation a model declared and what it got in this run, for ``metrics.json`` and the report.
+
+    ``faces`` is the face stage's description (None: no face stage, the images are the crops). A model whose
+    own preparation could not be applied says so in ``note``.
+    """
+    prep = card.face_prep
+    declared = prep.kind
+    note = None
+    if faces is None:
+        applied = "resize"
+        if declared not in ("shared", "resize"):
+            note = (
+                f"declares {prep.describe()}, but the images are pre-cropped faces (no --faces): it got the "
+                "plain resize of each image instead"
+            )
+    elif declared != "shared" and faces.get("own_crops", True):
+        applied = declared
+    else:
+        applied = "shared"
+        if declared != "shared":
+            note = f"declares {prep.describe()}, but --shared-crop gave it the run's crop"
+    return {"declared": declared, "applied": applied, "description": prep.describe(), "note": note}
