@@ -18,17 +18,11 @@ from .engine import EngineOptions, EngineReport, PredictionStore, run_models
 from .engine.store import atomic_write_parquet
 from .errors import FerbenchError
 from .evaluate import EvaluatedPredictions, evaluate
-from .labels import CANONICAL_LABELS
+from .labels import CANONICAL_LABELS, DEFAULT_LABEL_RULE, LABEL_RULES
 from .models import resolve_models
 from .models.cards import ModelCard
 from .models.store import StoreSpec
 from .provenance import dataset_fingerprint, provenance
-
-LABEL_RULE = (
-    "Each model's probabilities are restricted to the dataset's evaluated labels that the model has and "
-    "renormalised; the prediction is their arg-max. Mass on other classes is dropped (see dropped_mass); a "
-    "model lacking an evaluated label never predicts it."
-)
 
 
 @dataclass
@@ -251,7 +245,8 @@ def run(
         "excluded": ds.exclusion_counts(),
         "labels": list(ds.labels),
         "canonical_labels": list(CANONICAL_LABELS),
-        "label_rule": LABEL_RULE,
+        "label_rule": DEFAULT_LABEL_RULE,  # what every section uses unless it says otherwise
+        "label_rules": LABEL_RULES,
         **metrics_core,
         "provenance": provenance(
             cards,

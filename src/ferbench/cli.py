@@ -232,10 +232,13 @@ def _print_summary(m: dict[str, Any]) -> None:
     t = Table(
         title=f"{m['dataset']} · {m['n_samples']} samples · expression labels: {', '.join(m['labels'])}"
     )
-    for col in ("model", "accuracy", "macro-F1", "failed"):
+    for col in ("model", "accuracy", "macro-F1", "accuracy (open rule)", "failed"):
         t.add_column(col, justify="left" if col == "model" else "right")
     for mid, s in m["models"].items():
-        t.add_row(mid, _fmt(s["accuracy"], True), _fmt(s["macro_f1"]), str(s["n_failed"]))
+        open_acc = ((s.get("by_label_rule") or {}).get("open") or {}).get("accuracy")
+        t.add_row(
+            mid, _fmt(s["accuracy"], True), _fmt(s["macro_f1"]), _fmt(open_acc, True), str(s["n_failed"])
+        )
     console.print(t)
     a = m["agreement"]
     fk = a["fleiss_kappa"]
