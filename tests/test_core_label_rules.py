@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
+from test_faces_stage import photo_folder
 
 from ferbench.api import run
 from ferbench.labels import CANONICAL_LABELS, LABEL_RULES
-from test_faces_stage import photo_folder
 
 P = [f"p_{lab}" for lab in CANONICAL_LABELS]
 

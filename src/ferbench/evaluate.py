@@ -63,9 +63,14 @@ def restrict(
     samples: pd.DataFrame,
     model_ids: Sequence[str],
     labels: Sequence[str],
-    variant: str = "clean",
+    variant: str | Mapping[str, str] = "clean",
 ) -> EvaluatedPredictions:
-    """Align stored rows with the sample table and apply the label-set rule."""
+    """Align stored rows with the sample table and apply the label-set rule.
+
+    ``variant`` may map model ids to variants, for models whose rows under two protocols are the same
+    computation (a model with no face preparation of its own sees the same crop with or without
+    ``--shared-crop``), so they are read, not recomputed.
+    """
     labels = tuple(labels)
     lab_idx = {lab: i for i, lab in enumerate(labels)}
     cols = [PROB_PREFIX + lab for lab in labels]
@@ -78,7 +83,8 @@ def restrict(
     status = np.full((n, m), "missing", dtype=object)
     base = samples[["sample_id", "stamp"]].reset_index(drop=True)
     for j, mid in enumerate(model_ids):
-        rows = predictions[(predictions["model_id"] == mid) & (predictions["variant"] == variant)]
+        v = variant if isinstance(variant, str) else variant[mid]
+        rows = predictions[(predictions["model_id"] == mid) & (predictions["variant"] == v)]
         merged = base.merge(rows, on=["sample_id", "stamp"], how="left", validate="one_to_one")
         status[:, j] = merged["status"].fillna("missing").to_numpy()
         raw = merged[cols].to_numpy(dtype=np.float64)
