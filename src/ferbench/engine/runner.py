@@ -148,10 +148,9 @@ def _decode_chunk(
         try:
             img, raw = dataset.read(sample_ids[i], paths[i])
             digest = sha256_bytes(raw)
-            if transform is not None:
-                img = transform(img, rows.iloc[i])
+            seen: np.ndarray | Crops = img if transform is None else transform(img, rows.iloc[i])
             active = [w for w in work if w.need[positions[i]]]
-            crops = {w.crop: pick_crop(img, w.crop) for w in active}
+            crops = {w.crop: pick_crop(seen, w.crop) for w in active}
         except SampleError as exc:
             return _Sample(None, None, digest, exc.reason, str(exc))
         caches = {key: PixelCache(crop) for key, crop in crops.items()}
