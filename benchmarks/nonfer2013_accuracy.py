@@ -32,7 +32,9 @@ def ferplus_manifest(folder: Path, out: Path) -> Path:
     df["label"] = derive_labels(df, "majority")
     df = df[df["label"].notna()]
     path = out / "ferplus_test_majority.csv"
-    pd.DataFrame({"path": [str(folder / n) for n in df["image"]], "label": df["label"]}).to_csv(path, index=False)
+    pd.DataFrame({"path": [str(folder / n) for n in df["image"]], "label": df["label"]}).to_csv(
+        path, index=False
+    )
     return path
 
 
@@ -66,7 +68,9 @@ def main() -> None:
                 write_report=False,
             ),
         }
-        print("| model | dataset | n | accuracy (restricted) | accuracy (open) | macro-F1 (restricted) | macro-F1 (open) |")
+        print(
+            "| model | dataset | n | accuracy (restricted) | accuracy (open) | macro-F1 (restricted) | macro-F1 (open) |"
+        )
         print("|---|---|---|---|---|---|---|")
         for name, res in runs.items():
             for mid, s in res.metrics["models"].items():

