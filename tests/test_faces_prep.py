@@ -199,3 +199,32 @@ def test_alignment_without_landmarks_is_refused_with_the_fix(
     msg = str(exc.value)
     assert "\n" not in msg and MBF in msg and "--faces yunet" in msg and "--shared-crop" in msg
     assert not (tmp_path / "run" / "faces").exists()  # refused before detection
+
+
+def test_perturbations_apply_to_each_models_own_crop(
+    tmp_path: Path, reference_dir: Path, model_store: Path
+) -> None:
+    from ferbench.perturb.registry import apply
+
+    data = photo_folder(reference_dir, tmp_path / "photos")
+    run(
+        "fer2013-images",
+        data_root=data,
+        out=tmp_path / "run",
+        models=f"{MBF},{SHARED}",
+        model_store=model_store,
+        faces="yunet",
+        perturb="blur:3",
+        write_report=False,
+    )
+    from ferbench.engine import PredictionStore
+
+    preds = PredictionStore(tmp_path / "run").read([MBF])
+    blurred = preds[preds["variant"] == "face:yunet:largest+blur:3"]
+    sid = "test/angry/15-f13-anc-ph.jpg"
+    img = cv2.imread(str(data / sid))
+    face = get_detector("yunet", model_store).detect(img)[0]
+    adapter = Adapter(get_card(MBF), model_store)
+    crop = apply(prepare_face(img, face, get_card(MBF).face_prep), "blur:3", sample_id=sid)
+    want = adapter.to_canonical(adapter.predict([crop]))[0]
+    np.testing.assert_allclose(_probs(blurred, sid, MBF), want, atol=1e-9, equal_nan=True)

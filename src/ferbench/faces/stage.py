@@ -286,7 +286,6 @@ def prepare_face_stage(
     crops = {c.id: crop_key(c, cfg.own_crops) for c in cards}
     preps = {crop_key(c, cfg.own_crops): c.face_prep for c in cards}
     own = {k: p for k, p in preps.items() if k != SHARED_CROP}
-    need_shared = SHARED_CROP in preps or not cards
     if cfg.detector == "dataset":
         missing = [c for c in DATASET_BOX_COLUMNS if c not in ds.samples.columns]
         if missing:
@@ -311,9 +310,9 @@ def prepare_face_stage(
         try:
             if not own:
                 return cut(img, entry, cfg.margin, cfg.align)
+            # The shared crop is always cut (a slice): attribute estimation and perturbation landmarks use it.
             out = Crops({k: prepare_face(img, entry, p) for k, p in own.items()})
-            if need_shared:
-                out[SHARED_CROP] = cut(img, entry, cfg.margin, cfg.align)
+            out[SHARED_CROP] = cut(img, entry, cfg.margin, cfg.align)
             return out
         except ValueError as exc:
             raise SampleError("bad_face_box", f"{row['sample_id']}: {exc}") from None
