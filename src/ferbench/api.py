@@ -186,8 +186,11 @@ def run(
         estimated = ESTIMATOR
         check_group_columns(ds.samples, groupings)
     compute = _engine(engine, address, workers)
+    # Voted faces without a label (FER+ ties...) are scored too, for the people-vs-models statistics only;
+    # the face stage has already replaced the samples with crops, so with it they are left out.
+    scored = ds.with_vote_only() if face_cfg is None else ds
     report = compute(
-        ds,
+        scored,
         cards,
         store,
         model_store=model_store,
@@ -221,6 +224,8 @@ def run(
     }
     if faces_info:
         section_options["faces"] = faces_info
+    if scored is not ds:
+        section_options["vote_faces"] = scored.samples
     metrics_core, ev = evaluate(
         preds, ds.samples, cards, ds.labels, seed=seed, variant=variant, options=section_options
     )
@@ -235,6 +240,10 @@ def run(
     )
     atomic_write_parquet(pa.Table.from_pandas(current, preserve_index=False), out_dir / "predictions.parquet")
     first = current.drop_duplicates("sample_id")
+    if scored is not ds:  # vote-only faces enter the humans section, so they enter the fingerprint too
+        first = scored.samples.merge(
+            preds[preds["variant"] == variant], on=["sample_id", "stamp"], how="inner", validate="one_to_many"
+        ).drop_duplicates("sample_id")
     fingerprint = dataset_fingerprint(first)
 
     metrics: dict[str, Any] = {
@@ -264,6 +273,7 @@ def run(
                 ),
                 **({"faces": faces_info} if faces_info else {}),
                 **({"dataset_options": dataset_options} if dataset_options else {}),
+                **({"vote_only_faces": len(scored) - len(ds)} if scored is not ds else {}),
             },
         ),
     }
