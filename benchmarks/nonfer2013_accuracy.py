@@ -1,8 +1,7 @@
 """Accuracy of chosen models on FER2013 PrivateTest and on FER+ test (majority labels), under both label rules.
 
-Prints the table in ``docs/models.md`` ("Models not trained on FER2013"). FER+ test is read through a manifest
-built in a temporary folder from ``ferplus-images/FER2013Test/label.csv`` with FER+'s majority rule
-(:func:`ferbench.datasets.ferplus.derive_labels`), the PNGs referenced where they lie.
+Prints the table in ``docs/models.md`` ("Models not trained on FER2013"). FER+ test is FER+'s own folder
+(``ferplus-images/FER2013Test``: PNGs + ``label.csv``) read by the ``ferplus`` loader with FER+'s majority rule.
 
     python benchmarks/nonfer2013_accuracy.py --shared ../shared [--models a,b] [--limit N]
 """
@@ -10,32 +9,12 @@ built in a temporary folder from ``ferplus-images/FER2013Test/label.csv`` with F
 from __future__ import annotations
 
 import argparse
-import csv
 import tempfile
 from pathlib import Path
 
-import pandas as pd
-
 from ferbench.api import run
-from ferbench.datasets.ferplus import FERPLUS_COLUMNS, VOTE_COLUMNS, derive_labels
 
 NEW = "opencv-zoo-mobilefacenet-fer-int8,omz-emotions-recognition-retail-0003"
-
-
-def ferplus_manifest(folder: Path, out: Path) -> Path:
-    """A ``path,label`` manifest of FER+ test faces that have a majority label."""
-    rows = []
-    with open(folder / "label.csv", newline="") as f:
-        for rec in csv.reader(f):
-            rows.append([rec[0], *map(int, rec[2 : 2 + len(FERPLUS_COLUMNS)])])
-    df = pd.DataFrame(rows, columns=["image", *VOTE_COLUMNS])
-    df["label"] = derive_labels(df, "majority")
-    df = df[df["label"].notna()]
-    path = out / "ferplus_test_majority.csv"
-    pd.DataFrame({"path": [str(folder / n) for n in df["image"]], "label": df["label"]}).to_csv(
-        path, index=False
-    )
-    return path
 
 
 def main() -> None:
@@ -59,8 +38,10 @@ def main() -> None:
                 write_report=False,
             ),
             "FER+ test (majority)": run(
-                "manifest",
-                data_root=ferplus_manifest(args.shared / "data" / "ferplus-images" / "FER2013Test", t),
+                "ferplus",
+                data_root=args.shared / "data" / "ferplus-images",
+                split="test",
+                dataset_options={"label_rule": "majority"},
                 limit=args.limit,
                 out=t / "ferplus",
                 models=args.models,
