@@ -37,11 +37,13 @@ import pandas as pd
 
 from .datasets import Dataset, load_dataset
 from .engine import EngineOptions, PredictionStore, run_models
+from .engine.lock import RunLock
 from .errors import FerbenchError, SampleError
 from .evaluate import EvaluatedPredictions, restrict
 from .faces.crop import DEFAULT_MARGIN
 from .faces.detectors import DETECTOR_CARDS
 from .faces.stage import FaceStageConfig, prepare_face_stage
+from .fingerprint import variant_fingerprint
 from .labels import CANONICAL_LABELS, DEFAULT_LABEL_RULE, OPEN
 from .metrics.agreement import fleiss_kappa, rating_counts
 from .models import resolve_models
@@ -186,57 +188,67 @@ def sensitivity(
     ids = [c.id for c in cards]
     per: dict[str, dict[str, Any]] = {}
     computed: dict[str, int] = {}
-    for p in plist:
-        run_cards = [swapped_resize(c) for c in cards] if p.swap_resize else list(cards)
-        pds, transform, crops, extra = ds, None, None, {}
-        if p.faces is not None:
-            stage = prepare_face_stage(
-                ds, p.faces, out_dir, model_store=model_store, workers=opts.decode_workers, cards=run_cards
-            )
-            pds, transform, crops = stage.dataset, stage.transform, stage.crops
-        elif p.align_found:
-            cfg = FaceStageConfig("yunet", "largest", DEFAULT_MARGIN, align=True)
-            stage = prepare_face_stage(
-                ds, cfg, out_dir, model_store=model_store, workers=opts.decode_workers, cards=run_cards
-            )
-            pds, crops = stage.dataset, stage.crops
-            transform = _fallback_to_whole(stage.transform)
-            extra["n_aligned"] = int((stage.dataset.samples["det_status"] == "ok").sum())
-        # A model without its own face preparation sees the same crop with and without --shared-crop: its
-        # baseline rows are read for the shared-crop protocol instead of being computed again.
-        variants = {c.id: p.variant for c in run_cards}
-        if p.axis == "crop":
-            variants.update({c.id: plist[0].variant for c in run_cards if c.face_prep.kind == "shared"})
-        todo = [c for c in run_cards if variants[c.id] == p.variant]
-        if p.label_rule == DEFAULT_LABEL_RULE and todo:
-            report = run_models(
-                pds,
-                todo,
-                store,
-                model_store=model_store,
-                options=replace(opts, variant=p.variant),
-                transform=transform,
-                crops=crops,
-            )
-            computed[p.name] = report.total_computed
-        else:
-            computed[p.name] = 0
-        preds = store.read(ids)
-        ev = restrict(preds, pds.samples, ids, pds.labels, variants)
-        acc = {}
-        for j, mid in enumerate(ids):
-            a, n = accuracy(ev, j, p.label_rule)
-            acc[mid] = {"accuracy": a, "n": n}
-        per[p.name] = {
-            "axis": p.axis,
-            "variant": p.variant,
-            "variants": variants,
-            "label_rule": p.label_rule,
-            "n_samples": len(pds),
-            "models": acc,
-            "fleiss_kappa": kappa(ev, p.label_rule),
-            **extra,
-        }
+    # One writer per folder, as for `ferbench run` (the same prediction store and detection cache).
+    with RunLock(out_dir, command=f"ferbench sensitivity ({ds.name})"):
+        for p in plist:
+            run_cards = [swapped_resize(c) for c in cards] if p.swap_resize else list(cards)
+            pds, transform, crops, extra = ds, None, None, {}
+            vfp = variant_fingerprint(p.variant)  # what the variant's rows are keyed on (its crops' recipe)
+            if p.faces is not None:
+                stage = prepare_face_stage(
+                    ds,
+                    p.faces,
+                    out_dir,
+                    model_store=model_store,
+                    workers=opts.decode_workers,
+                    cards=run_cards,
+                )
+                pds, transform, crops, vfp = stage.dataset, stage.transform, stage.crops, stage.fingerprint
+            elif p.align_found:
+                cfg = FaceStageConfig("yunet", "largest", DEFAULT_MARGIN, align=True)
+                stage = prepare_face_stage(
+                    ds, cfg, out_dir, model_store=model_store, workers=opts.decode_workers, cards=run_cards
+                )
+                pds, crops = stage.dataset, stage.crops
+                transform = _fallback_to_whole(stage.transform)
+                vfp = variant_fingerprint(p.variant, {"faces": stage.fingerprint, "no_face": "whole image"})
+                extra["n_aligned"] = int((stage.dataset.samples["det_status"] == "ok").sum())
+            # A model without its own face preparation sees the same crop with and without --shared-crop: its
+            # baseline rows are read for the shared-crop protocol instead of being computed again.
+            variants = {c.id: p.variant for c in run_cards}
+            if p.axis == "crop":
+                variants.update({c.id: plist[0].variant for c in run_cards if c.face_prep.kind == "shared"})
+            todo = [c for c in run_cards if variants[c.id] == p.variant]
+            if p.label_rule == DEFAULT_LABEL_RULE and todo:
+                report = run_models(
+                    pds,
+                    todo,
+                    store,
+                    model_store=model_store,
+                    options=replace(opts, variant=p.variant, variant_fingerprint=vfp),
+                    transform=transform,
+                    crops=crops,
+                )
+                computed[p.name] = report.total_computed
+            else:
+                computed[p.name] = 0
+            # Rows of exactly these cards (a swapped resize is another fingerprint) under every variant read.
+            preds = store.read(ids, model_fingerprints={store.model_fingerprint(c) for c in run_cards})
+            ev = restrict(preds, pds.samples, ids, pds.labels, variants)
+            acc = {}
+            for j, mid in enumerate(ids):
+                a, n = accuracy(ev, j, p.label_rule)
+                acc[mid] = {"accuracy": a, "n": n}
+            per[p.name] = {
+                "axis": p.axis,
+                "variant": p.variant,
+                "variants": variants,
+                "label_rule": p.label_rule,
+                "n_samples": len(pds),
+                "models": acc,
+                "fleiss_kappa": kappa(ev, p.label_rule),
+                **extra,
+            }
     models_out: dict[str, Any] = {}
     base = plist[0].name
     for mid in ids:
