@@ -23,17 +23,11 @@ from .engine.store import atomic_write_parquet
 from .errors import FerbenchError
 from .evaluate import EvaluatedPredictions, restrict
 from .fingerprint import variant_fingerprint
-from .labels import CANONICAL_LABELS
+from .labels import CANONICAL_LABELS, DEFAULT_LABEL_RULE, LABEL_RULES
 from .models import resolve_models
 from .models.cards import ModelCard
 from .models.store import StoreSpec
 from .provenance import dataset_fingerprint, provenance
-
-LABEL_RULE = (
-    "Each model's probabilities are restricted to the dataset's evaluated labels that the model has and "
-    "renormalised; the prediction is their arg-max. Mass on other classes is dropped (see dropped_mass); a "
-    "model lacking an evaluated label never predicts it."
-)
 
 
 @dataclass(frozen=True)
@@ -77,6 +71,7 @@ class RunConfig:
     multi_face: str = "largest"
     face_margin: float | None = None
     face_align: bool = False
+    own_crops: bool = True  # each model its card's own face preparation (False: everyone the shared crop)
     dataset_options: dict[str, Any] | None = None
     engine: str = "local"
     address: str | None = None
@@ -241,10 +236,11 @@ def _run(cfg: RunConfig, progress: Callable[[int, int], Callable[[int], None]] |
         cfg.write_report,
     )
     groups, perturb, estimate_attributes, faces = cfg.groups, cfg.perturb, cfg.estimate_attributes, cfg.faces
-    multi_face, face_margin, face_align, dataset_options = (
+    multi_face, face_margin, face_align, own_crops, dataset_options = (
         cfg.multi_face,
         cfg.face_margin,
         cfg.face_align,
+        cfg.own_crops,
         cfg.dataset_options,
     )
     engine, address, workers, wait = cfg.engine, cfg.address, cfg.workers, cfg.wait
@@ -261,7 +257,7 @@ def _run(cfg: RunConfig, progress: Callable[[int, int], Callable[[int], None]] |
         from .faces.stage import FaceStageConfig
 
         margin = DEFAULT_MARGIN if face_margin is None else face_margin
-        face_cfg = FaceStageConfig(faces, multi_face, margin, face_align)
+        face_cfg = FaceStageConfig(faces, multi_face, margin, face_align, own_crops=own_crops)
     if isinstance(dataset, Dataset):
         ds = dataset.select(split, limit, seed)
     else:
@@ -283,14 +279,15 @@ def _run(cfg: RunConfig, progress: Callable[[int, int], Callable[[int], None]] |
         store = PredictionStore(out_dir)
         opts = options or EngineOptions()
         transform = None
+        crops: dict[str, str] | None = None
         faces_info: dict[str, Any] | None = None
         if face_cfg is not None:
             from .faces.stage import prepare_face_stage
 
             stage = prepare_face_stage(
-                ds, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers
+                ds, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers, cards=cards
             )
-            ds, transform, faces_info = stage.dataset, stage.transform, stage.info
+            ds, transform, faces_info, crops = stage.dataset, stage.transform, stage.info, stage.crops
             if opts.variant == "clean":
                 opts = replace(opts, variant=stage.variant, variant_fingerprint=stage.fingerprint)
             else:
@@ -325,6 +322,7 @@ def _run(cfg: RunConfig, progress: Callable[[int, int], Callable[[int], None]] |
             options=opts,
             progress=progress,
             transform=transform,
+            crops=crops,
         )
         perturbed, perturb_reports = run_perturbations(
             ds,
@@ -337,6 +335,7 @@ def _run(cfg: RunConfig, progress: Callable[[int, int], Callable[[int], None]] |
             model_store=model_store,
             progress=progress,
             engine=compute,
+            crops=crops,
         )
 
         ids = [c.id for c in cards]
@@ -357,6 +356,10 @@ def _run(cfg: RunConfig, progress: Callable[[int, int], Callable[[int], None]] |
         metrics_core, ev = evaluate(
             preds, ds.samples, cards, ds.labels, seed=seed, variant=variant, options=section_options
         )
+        from .faces.prep import face_prep_record
+
+        for c in cards:  # what crop each model got: its own, the shared one, or the plain resize of the image
+            metrics_core["models"][c.id]["face_prep"] = face_prep_record(c, faces_info)
 
         # Consolidated per-item table for this run: the dataset's columns joined with every model's row.
         current = ds.samples.merge(
@@ -383,7 +386,8 @@ def _run(cfg: RunConfig, progress: Callable[[int, int], Callable[[int], None]] |
             "excluded": ds.exclusion_counts(),
             "labels": list(ds.labels),
             "canonical_labels": list(CANONICAL_LABELS),
-            "label_rule": LABEL_RULE,
+            "label_rule": DEFAULT_LABEL_RULE,  # what every section uses unless it says otherwise
+            "label_rules": LABEL_RULES,
             **metrics_core,
             "provenance": provenance(
                 cards,

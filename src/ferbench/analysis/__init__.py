@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..evaluate import EvaluatedPredictions, evaluate_core
+from ..evaluate import EvaluatedPredictions, evaluate_core, record_label_rule
 from ..models.cards import ModelCard
 from ..sections import Section, builders, register_section
 from . import (  # noqa: F401,E402  (register sections)
@@ -57,5 +57,7 @@ def evaluate(
     for key, builder in builders():
         result = builder(ctx)
         if result is not None:
+            if isinstance(result, dict):
+                record_label_rule(key, result)
             out[key] = result
     return out, ev

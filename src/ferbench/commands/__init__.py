@@ -11,4 +11,5 @@ COMMAND_MODULES: list[str] = [
     "models_card",
     "predict",
     "store",
+    "sensitivity",
 ]

@@ -29,7 +29,12 @@ _ORIGIN: dict[str, str] = {}
 
 AdapterFactory = Callable[..., Adapter]
 #: runtime -> the adapter class (or factory ``(card, store, *, threads, device)``) that runs its cards.
-ADAPTERS: dict[str, AdapterFactory] = {"onnx": Adapter, "litert": Adapter, "callable": CallableAdapter}
+ADAPTERS: dict[str, AdapterFactory] = {
+    "onnx": Adapter,
+    "litert": Adapter,
+    "openvino": Adapter,
+    "callable": CallableAdapter,
+}
 
 ModelLike = ModelCard | CallableModel | str | Path
 
