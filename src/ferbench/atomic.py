@@ -13,6 +13,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 
 def unique_tmp(path: Path) -> Path:
     """A hidden temporary name beside ``path``, unique to this call."""
@@ -35,3 +38,23 @@ def write_text_atomic(text: str, path: Path) -> None:
 
 def write_json_atomic(obj: Any, path: Path) -> None:
     write_text_atomic(json.dumps(obj, indent=1, allow_nan=False), path)
+
+
+def atomic_write_parquet(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` so that the file is either absent or complete, never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            pq.write_table(table, f, compression="zstd")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

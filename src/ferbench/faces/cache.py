@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..engine.store import atomic_write_parquet
+from ..atomic import atomic_write_parquet
 from .types import Face
 
 LANDMARK_COLUMNS = tuple(f"lm{i}_{a}" for i in range(5) for a in "xy")
