@@ -31,6 +31,9 @@ LABEL_RULE = (
 )
 
 
+CONFORMAL_FILE = "conformal.json"  # the thresholds a run calibrated, for ``ferbench predict --calibration``
+
+
 @dataclass
 class RunResult:
     """What ``run`` produced: paths, the metrics document, and per-item evaluated predictions."""
@@ -92,6 +95,29 @@ def _engine_record(report: EngineReport, engine: str | None = None) -> dict[str,
     return out
 
 
+def _union(a: Dataset, b: Dataset) -> Dataset:
+    """One dataset over both face sets (for the face stage), split again by :func:`_separate`."""
+    import pandas as pd
+
+    df = pd.concat([a.samples, b.samples], ignore_index=True)
+    return Dataset(a.name, a.root, df, a.description, a.pixels, a.labels, a.excluded)
+
+
+def _separate(staged: Dataset, cal_ids: set[str]) -> tuple[Dataset, Dataset]:
+    """The staged dataset cut back into (evaluated, calibration) by source face (ids may gain ``#face<k>``)."""
+    import copy
+
+    df = staged.samples
+    src = df["source_id"] if "source_id" in df.columns else df["sample_id"]
+    is_cal = src.astype(str).isin(cal_ids).to_numpy()
+    out = []
+    for mask in (~is_cal, is_cal):
+        part = copy.copy(staged)
+        part.samples = df[mask].reset_index(drop=True)
+        out.append(part)
+    return out[0], out[1]
+
+
 def run(
     dataset: str | Dataset,
     *,
@@ -117,6 +143,8 @@ def run(
     engine: str = "local",
     address: str | None = None,
     workers: int | None = None,
+    conformal: float | Sequence[float] | None = None,
+    calibrate_on: str | float | None = None,
 ) -> RunResult:
     """Run models over a dataset, store per-item predictions, and write ``metrics.json`` and ``report.html``.
 
@@ -134,6 +162,11 @@ def run(
     see the crops, and predictions are stored under the variant ``face:<detector>:<policy>``; perturbations
     and attribute estimation then work on those crops. ``dataset_options`` go to the dataset loader (e.g.
     ``{"fps": 2}`` for ``video-folder``).
+
+    ``calibrate_on`` (a split name such as ``PublicTest`` / ``valid``, or a share such as ``0.3``) scores a
+    second, disjoint set of faces that no evaluated statistic counts: temperature scaling is fitted on it,
+    and ``conformal`` levels (``0.9`` or ``[0.9, 0.8]``) add the ``conformal`` section, prediction sets
+    calibrated on it (see :mod:`ferbench.metrics.conformal`, ``docs/uncertainty.md``).
     """
     from .metrics.groups import check_group_columns, parse_groups
     from .perturb import parse_perturb, run_perturbations
@@ -142,6 +175,15 @@ def run(
         raise FerbenchError(f"unknown engine '{engine}'; use 'local' or 'ray'")
     groupings = parse_groups(groups)
     perturb_specs = parse_perturb(perturb)  # bad names / severities fail before any slow work
+    from .datasets.holdout import holdout_record, parse_holdout, split_holdout
+    from .metrics.conformal import check_confidence_level
+
+    if conformal is None:
+        levels: list[float] = []
+    else:
+        raw_levels = [conformal] if isinstance(conformal, int | float | str) else list(conformal)
+        levels = list(dict.fromkeys(check_confidence_level(v) for v in raw_levels))
+    holdout = parse_holdout(calibrate_on)
     face_cfg = None
     if faces and faces != "none":  # check the face options before any slow work
         from .faces.crop import DEFAULT_MARGIN
@@ -150,11 +192,15 @@ def run(
         margin = DEFAULT_MARGIN if face_margin is None else face_margin
         face_cfg = FaceStageConfig(faces, multi_face, margin, face_align)
     if isinstance(dataset, Dataset):
-        ds = dataset.select(split, limit, seed)
+        full = dataset
     else:
         if data_root is None:
             raise ValueError("data_root is required when dataset is given by name")
-        ds = load_dataset(dataset, data_root, **(dataset_options or {})).select(split, limit, seed)
+        full = load_dataset(dataset, data_root, **(dataset_options or {}))
+    ds = full.select(split, limit, seed)
+    cal_ds: Dataset | None = None
+    if holdout is not None:
+        ds, cal_ds = split_holdout(full, ds, holdout, limit, seed)
     if estimate_attributes:  # check the other columns before any slow work
         from .attributes import ESTIMATED_COLUMNS
 
@@ -171,10 +217,13 @@ def run(
     if face_cfg is not None:
         from .faces.stage import prepare_face_stage
 
+        both = ds if cal_ds is None else _union(ds, cal_ds)
         stage = prepare_face_stage(
-            ds, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers
+            both, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers
         )
         ds, transform, faces_info = stage.dataset, stage.transform, stage.info
+        if cal_ds is not None:
+            ds, cal_ds = _separate(stage.dataset, set(cal_ds.samples["sample_id"]))
         opts = replace(
             opts, variant=stage.variant if opts.variant == "clean" else f"{stage.variant}+{opts.variant}"
         )
@@ -191,6 +240,17 @@ def run(
     report = compute(
         ds, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
     )
+    cal_report = None
+    if cal_ds is not None:
+        cal_report = compute(
+            cal_ds,
+            cards,
+            store,
+            model_store=model_store,
+            options=opts,
+            progress=progress,
+            transform=transform,
+        )
     perturbed, perturb_reports = run_perturbations(
         ds,
         cards,
@@ -215,6 +275,18 @@ def run(
     }
     if faces_info:
         section_options["faces"] = faces_info
+    if cal_ds is not None and holdout is not None:
+        from .evaluate import restrict
+
+        section_options["calibration"] = {
+            "name": holdout.name,
+            "ev": restrict(preds, cal_ds.samples, ids, ds.labels, variant),
+            **holdout_record(holdout, cal_ds, seed),
+        }
+    if levels:
+        section_options["conformal"] = levels
+    if split:
+        section_options["evaluated_split"] = split
     metrics_core, ev = evaluate(
         preds, ds.samples, cards, ds.labels, seed=seed, variant=variant, options=section_options
     )
@@ -226,6 +298,10 @@ def run(
     atomic_write_parquet(pa.Table.from_pandas(current, preserve_index=False), out_dir / "predictions.parquet")
     first = current.drop_duplicates("sample_id")
     fingerprint = dataset_fingerprint(first)
+    cal_fingerprint = None
+    if cal_ds is not None:
+        cal_rows = cal_ds.samples.merge(preds[preds["variant"] == variant], on=["sample_id", "stamp"])
+        cal_fingerprint = dataset_fingerprint(cal_rows.drop_duplicates("sample_id"))
 
     metrics: dict[str, Any] = {
         "dataset": ds.name,
@@ -253,10 +329,25 @@ def run(
                 ),
                 **({"faces": faces_info} if faces_info else {}),
                 **({"dataset_options": dataset_options} if dataset_options else {}),
+                **(
+                    {
+                        "calibration": {
+                            **holdout_record(holdout, cal_ds, seed),
+                            "dataset_fingerprint": cal_fingerprint,
+                            "engine": _engine_record(cal_report),
+                        }
+                    }
+                    if cal_ds is not None and holdout is not None and cal_report is not None
+                    else {}
+                ),
             },
         ),
     }
     write_json_atomic(metrics, out_dir / "metrics.json")
+    if metrics.get("conformal", {}).get("status") == "ok":
+        from .analysis.conformal import thresholds_document
+
+        write_json_atomic(thresholds_document(metrics, out_dir), out_dir / CONFORMAL_FILE)
     result = RunResult(out_dir, metrics, report, ev, ds, list(cards))
     if write_report:
         from .report import write_report as _write

@@ -327,3 +327,53 @@ def calibrate(
     else:
         th = (conformal_quantile(scores, level, what=name),) * len(labels)
     return ConformalCalibration(method, level, labels, th, len(t), randomized, mondrian, lam, k_reg, n_per)
+
+
+def set_summary(
+    sets: np.ndarray,
+    y: np.ndarray,
+    labels: Sequence[str],
+    confidence_level: float,
+    *,
+    seed: int = 0,
+    key: str = "conformal",
+    n_resamples: int | None = None,
+) -> dict[str, Any]:
+    """Empirical coverage (with a bootstrap interval over faces) and set sizes of sets for labelled faces.
+
+    ``within_interval``: the nominal level lies inside the coverage interval. ``per_label``: coverage and
+    mean size among the faces of each true label (marginal coverage can hide a label never covered).
+    """
+    from .bootstrap import DEFAULT_RESAMPLES
+    from .humans import mean_estimate
+
+    b = DEFAULT_RESAMPLES if n_resamples is None else n_resamples
+    s = np.asarray(sets, dtype=bool)
+    t = _check_y(y, len(s), s.shape[1])
+    n = len(t)
+    covered = s[np.arange(n), t].astype(np.float64)
+    size = s.sum(axis=1)
+    cov = mean_estimate(covered, n_resamples=b, seed=seed, key=key, reason="no scored face")
+    per_label: dict[str, Any] = {}
+    for j, lab in enumerate(labels):
+        sel = t == j
+        est = mean_estimate(covered[sel], n_resamples=b, seed=seed, key=f"{key}:{lab}", reason="no face")
+        per_label[lab] = {
+            "n": int(sel.sum()),
+            "coverage": est.to_json(),
+            "mean_size": float(size[sel].mean()) if sel.any() else None,
+        }
+    within = None
+    if cov.ci_low is not None and cov.ci_high is not None:
+        within = bool(cov.ci_low <= confidence_level <= cov.ci_high)
+    return {
+        "n": n,
+        "coverage": cov.to_json(),
+        "nominal": confidence_level,
+        "within_interval": within,
+        "mean_size": float(size.mean()) if n else None,
+        "share_singleton": float((size == 1).mean()) if n else None,
+        "share_empty": float((size == 0).mean()) if n else None,
+        "size_counts": {str(k): int((size == k).sum()) for k in range(s.shape[1] + 1)},
+        "per_label": per_label,
+    }
