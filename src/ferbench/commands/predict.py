@@ -148,7 +148,7 @@ def load_set_rule(
 
 def set_answer(labels: Sequence[str], members: np.ndarray, level: float, max_set_size: int) -> dict[str, Any]:
     """A face's set in words: one label, "a or b (90 % sets)", or "uncertain" beyond ``max_set_size``."""
-    chosen = [labels[j] for j in np.flatnonzero(members)]
+    chosen = [labels[int(j)] for j in np.flatnonzero(members)]
     pct = f"{100 * level:g} % sets"
     if not chosen:
         text = f"uncertain (empty {pct} set)"
@@ -196,7 +196,7 @@ def predict_images(
         rule_cal, sets_info = load_set_rule(
             calibration,
             [c.id for c in cards],
-            {c.id: c.artifact.sha256 for c in cards},
+            {c.id: c.artifact.sha256 or "" for c in cards},
             method,
             level,
             set_rule,
