@@ -221,3 +221,20 @@ def test_calibration_round_trips_through_json():
         back = ConformalCalibration.from_dict(c.to_dict())
         assert back == c
         assert np.array_equal(back.predict_sets(p), prediction_sets(p, c.thresholds, c.method))
+
+
+@pytest.mark.parametrize("method", ["aps"])
+@pytest.mark.parametrize("level", [0.8, 0.9])
+def test_randomised_aps_equals_mapie_given_the_same_uniform_draws(method, level):
+    # MAPIE draws u from RandomState(seed) once for the calibration scores and once for the sets; handing ours
+    # the same streams gives the same threshold and the same (possibly empty) sets
+    cal_p, cal_y = _model_like(700, 21)
+    test_p, _ = _model_like(500, 22)
+    ours = calibrate(cal_p, cal_y, LABELS, method=method, confidence_level=level, randomized=True,
+                     rng=np.random.RandomState(5))  # type: ignore[arg-type]  # fmt: skip
+    m, sets = _mapie(cal_p, cal_y, test_p, level, method, include_last_label="randomized", random_state=5)
+    q = float(np.ravel(m._mapie_classifier.conformity_score_function_.quantiles_)[0])
+    assert ours.thresholds[0] == pytest.approx(q, abs=1e-15)
+    mine = ours.predict_sets(test_p, rng=np.random.RandomState(5))  # type: ignore[arg-type]
+    assert np.array_equal(mine, sets)
+    assert (mine.sum(axis=1) == 0).any()  # randomised sets can be empty, in both
