@@ -24,7 +24,7 @@ from ..metrics.conformal import ConformalCalibration, ConformalError, calibrate,
 from ..metrics.disagreement import vote_entropy
 from ..metrics.groups import group_keys, parse_groups
 from ..metrics.humans import mean_estimate, plurality
-from .uncertainty import Predictor, _state, predictors
+from .uncertainty import Predictor, _state, labelled, predictors
 
 # (method, randomised, class-conditional) of every set rule the section reports, in table order.
 RULES: tuple[tuple[str, bool, bool], ...] = (
@@ -143,11 +143,12 @@ def _one(
     method, randomized, mondrian = rule
     labels = ctx.ev.labels
     key = f"conformal:{p.name}:{rule_key(*rule)}:{level}"
-    f = cp.pred >= 0
+    cal_has, cal_t = labelled(cal_y)
+    f = (cp.pred >= 0) & cal_has
     try:
         cal = calibrate(
             cp.proba[f],
-            cal_y[f],
+            cal_t[f],
             labels,
             method=method,
             confidence_level=level,
@@ -158,24 +159,25 @@ def _one(
         )
     except ConformalError as exc:
         return {"status": "refused", "reason": str(exc)}
+    has, t = labelled(ctx.ev.y_true)
     ok = p.pred >= 0
     row: dict[str, Any] = {"status": "ok", "calibration": cal.to_dict()}
-    if not ok.any():
+    if not (ok & has).any():
         row.update(status="no scored face", n=0)
         return row
-    sets = cal.predict_sets(p.proba[ok], rng=rng_for(ctx.seed, key + ":sets"))
-    y = ctx.ev.y_true[ok]
+    all_sets = cal.predict_sets(p.proba[ok], rng=rng_for(ctx.seed, key + ":sets"))
+    sets, y = all_sets[has[ok]], t[ok & has]
     row.update(set_summary(sets, y, labels, level, seed=ctx.seed, key=key))
     if extras["groups"]:
         row["groups"] = {
-            name: _group_rows(sets, y, keys[ok], seed=ctx.seed, key=f"{key}:{name}")
+            name: _group_rows(sets, y, keys[ok & has], seed=ctx.seed, key=f"{key}:{name}")
             for name, keys in extras["groups"].items()
         }
     if extras["perturbed"]:
         row["perturb"] = _perturbed_rows(ctx, cal, p.name, extras["perturbed"], key)
     if extras["votes"] is not None:
         row["people"] = people_vs_sets(
-            sets, extras["votes"][ok], labels, ctx.ev.sample_ids[ok], seed=ctx.seed, key=key
+            all_sets, extras["votes"][ok], labels, ctx.ev.sample_ids[ok], seed=ctx.seed, key=key
         )
     return row
 
@@ -188,14 +190,15 @@ def _perturbed_rows(
     key: str,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    has, t = labelled(ctx.ev.y_true)
     for variant, by_name in perturbed.items():
         pp = by_name[name]
-        ok = pp.pred >= 0
+        ok = (pp.pred >= 0) & has
         if not ok.any():
             out[variant] = {"n": 0, "reason": "no face scored under this perturbation"}
             continue
         sets = cal.predict_sets(pp.proba[ok], rng=rng_for(ctx.seed, f"{key}:{variant}"))
-        covered = sets[np.arange(int(ok.sum())), ctx.ev.y_true[ok]].astype(np.float64)
+        covered = sets[np.arange(int(ok.sum())), t[ok]].astype(np.float64)
         out[variant] = {
             "n": int(ok.sum()),
             "coverage": mean_estimate(covered, seed=ctx.seed, key=f"{key}:{variant}").to_json(),

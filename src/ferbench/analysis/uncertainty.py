@@ -55,6 +55,17 @@ class Predictor:
 _CACHE: dict[int, tuple[EvalContext, dict[str, Any]]] = {}
 
 
+def labelled(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of faces with a dataset label, label indices with 0 where none).
+
+    Faces kept for their votes alone (no label under the dataset's rule) get sets and take part in the
+    people view, but never in coverage against the dataset label, nor in calibration.
+    """
+    v = np.asarray(y, dtype=np.float64)
+    has = np.isfinite(v) & (v >= 0)
+    return has, np.where(has, v, 0).astype(np.int64)
+
+
 def predictors(
     ev: EvaluatedPredictions, cards: dict[str, ModelCard], specs: Sequence[EnsembleSpec]
 ) -> tuple[list[Predictor], dict[str, tuple[EnsembleSpec, EnsembleOutput]]]:
@@ -170,9 +181,10 @@ def _temperatures(ctx: EvalContext) -> dict[str, Any]:
             ok = p.pred >= 0
             if cal is not None:
                 cp = st["cal_predictors"][i]
-                f = cp.pred >= 0
-                f_proba, f_y, f_ids = cp.proba[f], cal["ev"].y_true[f], cal["ev"].sample_ids[f]
-                e = ok
+                cal_has, cal_t = labelled(cal["ev"].y_true)
+                f = (cp.pred >= 0) & cal_has
+                f_proba, f_y, f_ids = cp.proba[f], cal_t[f], cal["ev"].sample_ids[f]
+                e = ok & labelled(ctx.ev.y_true)[0]
             else:
                 f, e = ok & (split == fit), ok & (split == evl)
                 f_proba, f_y, f_ids = p.proba[f], ctx.ev.y_true[f], ids[f]
