@@ -100,7 +100,10 @@ def test_run_thresholds_and_coverage_equal_mapie_on_the_stored_scores(fer2013_ro
             assert row["coverage"]["value"] == pytest.approx(sets[np.arange(len(test_y)), test_y].mean())
             assert row["mean_size"] == pytest.approx(sets.sum(axis=1).mean())
             lo, hi = row["coverage"]["ci_low"], row["coverage"]["ci_high"]
-            assert lo <= row["coverage"]["value"] <= hi and row["within_interval"] == (lo <= level <= hi)
+            assert lo <= row["coverage"]["value"] <= hi and row["within_test_interval"] == (lo <= level <= hi)
+            proc = row["coverage_procedure"]
+            assert proc["ci_low"] <= lo and hi <= proc["ci_high"]  # wider: the threshold varies too
+            assert row["within_interval"] == (proc["ci_low"] <= level <= proc["ci_high"])
     # the stored thresholds file holds the same numbers, naming run, split, level and label set
     doc = json.loads((res.out / "conformal.json").read_text())
     assert doc["calibration"]["split"] == "PublicTest" and doc["labels"] == labels

@@ -272,18 +272,19 @@ def _print_conformal(c: dict[str, Any]) -> None:
             title=f"{100 * float(level):g} % prediction sets ({head}, calibrated on {c['calibration']['name']}, "
             f"{c['label_rule']} label rule)"
         )
-        for col in ("model", "coverage", "95% CI", "mean size", "singletons", "empty"):
+        for col in ("model", "coverage", "95% interval", "level inside", "mean size", "singletons", "empty"):
             t.add_column(col, justify="left" if col == "model" else "right")
         for kind in ("models", "ensembles"):
             for name, r in rules[head][kind].items():
                 if r.get("status") != "ok":
-                    t.add_row(name, r.get("status", "?"), (r.get("reason") or "")[:60], "", "", "")
+                    t.add_row(name, r.get("status", "?"), (r.get("reason") or "")[:60], "", "", "", "")
                     continue
-                cov = r["coverage"]
+                cov, proc = r["coverage"], r["coverage_procedure"]
                 t.add_row(
                     name,
                     _fmt(cov["value"], True),
-                    f"{_fmt(cov['ci_low'], True)}–{_fmt(cov['ci_high'], True)}",
+                    f"{_fmt(proc['ci_low'], True)}–{_fmt(proc['ci_high'], True)}",
+                    "yes" if r["within_interval"] else "no",
                     f"{r['mean_size']:.2f}",
                     _fmt(r["share_singleton"], True),
                     _fmt(r["share_empty"], True),

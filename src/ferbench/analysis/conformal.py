@@ -20,7 +20,13 @@ from scipy.stats import spearmanr
 
 from ..evaluate import EvalContext, register_section, restrict
 from ..metrics.bootstrap import rng_for
-from ..metrics.conformal import ConformalCalibration, ConformalError, calibrate, set_summary
+from ..metrics.conformal import (
+    ConformalCalibration,
+    ConformalError,
+    calibrate,
+    procedure_interval,
+    set_summary,
+)
 from ..metrics.disagreement import vote_entropy
 from ..metrics.groups import group_keys, parse_groups
 from ..metrics.humans import mean_estimate, plurality
@@ -165,9 +171,18 @@ def _one(
     if not (ok & has).any():
         row.update(status="no scored face", n=0)
         return row
-    all_sets = cal.predict_sets(p.proba[ok], rng=rng_for(ctx.seed, key + ":sets"))
+    u = cal.draws(int(ok.sum()), rng_for(ctx.seed, key + ":sets"))
+    all_sets = cal.sets_at(p.proba[ok], cal.thresholds, u)
     sets, y = all_sets[has[ok]], t[ok & has]
     row.update(set_summary(sets, y, labels, level, seed=ctx.seed, key=key))
+    lab_proba, lab_u = p.proba[ok & has], None if u is None else u[has[ok]]
+
+    def covered_at(q: np.ndarray) -> np.ndarray:
+        return cal.sets_at(lab_proba, q, lab_u)[np.arange(len(y)), y]
+
+    proc = procedure_interval(cal, covered_at, len(y), seed=ctx.seed, key=key)
+    row["coverage_procedure"] = proc
+    row["within_interval"] = bool(proc["ci_low"] <= level <= proc["ci_high"])
     if extras["groups"]:
         row["groups"] = {
             name: _group_rows(sets, y, keys[ok & has], seed=ctx.seed, key=f"{key}:{name}")
