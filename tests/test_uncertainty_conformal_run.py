@@ -326,3 +326,20 @@ def test_report_shows_the_sets(fer2013_root, model_store):
     assert "90% sets (lac)" in part and f"{100 * row['coverage']['value']:.1f}%" in part
     assert "Coverage per true label" in part and "Coverage per group: label" in part
     assert "Coverage under perturbation" in part
+
+
+def test_cli_run_with_conformal_levels(fer2013_root, model_store, tmp_path):
+    from test_uncertainty_predict import ferbench
+
+    base = ["run", "--dataset", "fer2013-images", "--data-root", str(fer2013_root), "--models", "fer-mini-xception",
+            "--model-store", str(model_store), "--split", "PrivateTest", "--limit", "40"]  # fmt: skip
+    bad = ferbench(*base, "--out", str(tmp_path / "bad"), "--calibrate-on", "PublicTest", "--conformal", "90")
+    assert bad.returncode == 2 and "--conformal 90.0 is outside (0, 1)" in bad.stderr
+    assert not (tmp_path / "bad" / "metrics.json").exists()  # refused before any work
+    ok = ferbench(*base, "--out", str(tmp_path / "ok"), "--calibrate-on", "PublicTest",
+                  "--conformal", "0.9", "--conformal", "0.8")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert "90 % prediction sets" in ok.stdout and "80 % prediction sets" in ok.stdout
+    m = json.loads((tmp_path / "ok" / "metrics.json").read_text())
+    assert m["conformal"]["levels"] == [0.9, 0.8] and m["n_samples"] == 40
+    assert m["provenance"]["calibration"]["n_faces"] == 40
