@@ -237,8 +237,11 @@ def run(
         estimated = ESTIMATOR
         check_group_columns(ds.samples, groupings)
     compute = _engine(engine, address, workers)
+    # Voted faces without a label (FER+ ties...) are scored too, for the people-vs-models statistics only;
+    # the face stage has already replaced the samples with crops, so with it they are left out.
+    scored = ds.with_vote_only() if face_cfg is None else ds
     report = compute(
-        ds, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
+        scored, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
     )
     cal_report = None
     if cal_ds is not None:
@@ -287,6 +290,8 @@ def run(
         section_options["conformal"] = levels
     if split:
         section_options["evaluated_split"] = split
+    if scored is not ds:
+        section_options["vote_faces"] = scored.samples
     metrics_core, ev = evaluate(
         preds, ds.samples, cards, ds.labels, seed=seed, variant=variant, options=section_options
     )
@@ -297,6 +302,10 @@ def run(
     )
     atomic_write_parquet(pa.Table.from_pandas(current, preserve_index=False), out_dir / "predictions.parquet")
     first = current.drop_duplicates("sample_id")
+    if scored is not ds:  # vote-only faces enter the humans section, so they enter the fingerprint too
+        first = scored.samples.merge(
+            preds[preds["variant"] == variant], on=["sample_id", "stamp"], how="inner", validate="one_to_many"
+        ).drop_duplicates("sample_id")
     fingerprint = dataset_fingerprint(first)
     cal_fingerprint = None
     if cal_ds is not None:
@@ -340,6 +349,7 @@ def run(
                     if cal_ds is not None and holdout is not None and cal_report is not None
                     else {}
                 ),
+                **({"vote_only_faces": len(scored) - len(ds)} if scored is not ds else {}),
             },
         ),
     }

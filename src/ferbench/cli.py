@@ -252,6 +252,20 @@ def _print_summary(m: dict[str, Any]) -> None:
         f"Fleiss' kappa across models: {_fmt(fk['value'])}{ci} "
         f"(percent agreement {_fmt(a['percent_agreement'], True)}, {a['n_items']} items)"
     )
+    people = (m.get("humans") or {}).get("people")
+    if people and people["kappa"]["n_faces"]:
+        k = people["kappa"]
+        hl = people["human_level"]
+        console.print(
+            f"People vs models on the same {k['n_faces']} faces (every vote an expression label): annotators' "
+            f"Fleiss' kappa {_est(k['humans'])}, models' {_est(k['models'])}"
+        )
+        if hl["n_faces"]:
+            best = max(hl["models"], key=lambda mid: hl["models"][mid]["score"]["value"] or 0.0)
+            console.print(
+                f"Human level (one annotator vs the others' plurality, {hl['n_faces']} majority faces): "
+                f"{_est(hl['humans'], True)}; best model {best}: {_est(hl['models'][best]['score'], True)}"
+            )
     if "conformal" in m:
         _print_conformal(m["conformal"])
     if "faces" in m:
@@ -290,6 +304,15 @@ def _print_conformal(c: dict[str, Any]) -> None:
                     _fmt(r["share_empty"], True),
                 )
         console.print(t)
+
+
+def _est(e: dict[str, Any], pct: bool = False) -> str:
+    """An estimate as 'value [low, high]' for the console."""
+    if e.get("value") is None:
+        return "–"
+    if e.get("ci_low") is None:
+        return _fmt(e["value"], pct)
+    return f"{_fmt(e['value'], pct)} [{_fmt(e['ci_low'], pct)}, {_fmt(e['ci_high'], pct)}]"
 
 
 @models_app.command("list")

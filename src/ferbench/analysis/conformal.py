@@ -51,18 +51,32 @@ def rule_key(method: str, randomized: bool, mondrian: bool) -> str:
     return method + ("_randomized" if randomized else "") + ("_mondrian" if mondrian else "")
 
 
-def _votes(ctx: EvalContext) -> np.ndarray | None:
-    cols = [f"votes_{lab}" for lab in ctx.ev.labels]
-    if not any(c in ctx.samples.columns for c in cols):
+def _vote_view(ctx: EvalContext, cards: dict[str, Any], specs: Any) -> dict[str, Any] | None:
+    """Votes, ids and every predictor over the voted faces: the samples plus, where the dataset has them,
+    vote-only faces (votes but no label, e.g. a FER+ tie; ``options["vote_faces"]``), which the people view
+    covers too. None when the dataset carries no ``votes_<label>`` column."""
+    labels = ctx.ev.labels
+    if not any(f"votes_{lab}" in ctx.samples.columns for lab in labels):
         return None
-    s = ctx.samples.reset_index(drop=True)
-    return np.stack(
-        [
-            s[c].fillna(0).to_numpy(dtype=np.int64) if c in s.columns else np.zeros(len(s), np.int64)
-            for c in cols
-        ],
+    table = ctx.options.get("vote_faces")
+    if table is None:
+        table = ctx.samples
+        preds = {q.name: q for q in _state(ctx)["predictors"]}
+    else:
+        ev = restrict(ctx.predictions, table, ctx.ev.model_ids, labels, ctx.options.get("variant", "clean"))
+        preds = {q.name: q for q in predictors(ev, cards, specs)[0]}
+    t = table.reset_index(drop=True)
+    votes = np.stack(
+        [t[c].fillna(0).to_numpy(dtype=np.int64) if c in t.columns else np.zeros(len(t), np.int64)
+         for c in (f"votes_{lab}" for lab in labels)],
         axis=1,
-    )
+    )  # fmt: skip
+    return {
+        "votes": votes,
+        "ids": t["sample_id"].to_numpy(),
+        "predictors": preds,
+        "n_vote_only": len(t) - len(ctx.samples),
+    }
 
 
 def people_vs_sets(
@@ -190,9 +204,15 @@ def _one(
         }
     if extras["perturbed"]:
         row["perturb"] = _perturbed_rows(ctx, cal, p.name, extras["perturbed"], key)
-    if extras["votes"] is not None:
+    view = extras["votes"]
+    if view is not None:
+        pv = view["predictors"][p.name]
+        okv = pv.pred >= 0
+        sets_v = cal.sets_at(
+            pv.proba[okv], cal.thresholds, cal.draws(int(okv.sum()), rng_for(ctx.seed, key + ":votes"))
+        )
         row["people"] = people_vs_sets(
-            all_sets, extras["votes"][ok], labels, ctx.ev.sample_ids[ok], seed=ctx.seed, key=key
+            sets_v, view["votes"][okv], labels, view["ids"][okv], seed=ctx.seed, key=key
         )
     return row
 
@@ -253,7 +273,11 @@ def conformal_section(ctx: EvalContext) -> dict[str, Any] | None:
     for d in ctx.options.get("perturb") or []:
         ev_p = restrict(ctx.predictions, ctx.samples, ctx.ev.model_ids, ctx.ev.labels, variant=d["variant"])
         perturbed[d["variant"]] = {q.name: q for q in predictors(ev_p, cards, st["specs"])[0]}
-    extras = {"groups": groups, "perturbed": perturbed, "votes": _votes(ctx)}
+    extras: dict[str, Any] = {
+        "groups": groups,
+        "perturbed": perturbed,
+        "votes": _vote_view(ctx, cards, st["specs"]),
+    }
     cal_y = cal["ev"].y_true
     results: dict[str, Any] = {}
     for level in levels:
@@ -270,6 +294,7 @@ def conformal_section(ctx: EvalContext) -> dict[str, Any] | None:
         "status": "ok",
         "calibration": {k: v for k, v in cal.items() if k != "ev"},
         "has_votes": extras["votes"] is not None,
+        **({"n_vote_only_faces": int(extras["votes"]["n_vote_only"])} if extras["votes"] is not None else {}),
         "results": results,
     }
 

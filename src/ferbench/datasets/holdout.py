@@ -67,7 +67,9 @@ def split_holdout(
             f"--calibrate-on {holdout.share}: a share of {len(df)} face(s) leaves no faces on one side"
         )
     cal_idx = df.sample(n=n_cal, random_state=seed).index
-    return _subset(selected, df.drop(cal_idx)), _subset(selected, df.loc[cal_idx].sort_index())
+    evaluated = _subset(selected, df.drop(cal_idx))
+    evaluated.vote_only = selected.vote_only  # faces with votes but no label are never calibration faces
+    return evaluated, _subset(selected, df.loc[cal_idx].sort_index())
 
 
 def _subset(ds: Dataset, df: Any) -> Dataset:
