@@ -176,10 +176,18 @@ def run(
     ] = None,
     label_map: LabelMap = None,
     option: LoaderOptions = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="If another run holds --out, wait for it to finish instead of failing at once."
+        ),
+    ] = False,
 ) -> None:
     """Run models over a labelled dataset and write predictions, metrics and an HTML report.
 
-    Re-running with the same --out resumes: stored predictions are reused and only missing ones computed.
+    Re-running with the same --out resumes: a stored prediction is reused only when its sample file, model
+    card, weights and face-stage/perturbation settings are all unchanged; everything else is recomputed
+    (older rows stay on disk, see `ferbench store info`). One run per --out folder at a time.
     """
     from .api import run as api_run
     from .engine import EngineOptions
@@ -221,6 +229,7 @@ def run(
             workers=workers,
             conformal=conformal,
             calibrate_on=calibrate_on,
+            wait=wait,
         )
     _print_summary(result.metrics)
     console.print(
@@ -245,6 +254,20 @@ def _print_summary(m: dict[str, Any]) -> None:
     for mid, s in m["models"].items():
         t.add_row(mid, _fmt(s["accuracy"], True), _fmt(s["macro_f1"]), str(s["n_failed"]))
     console.print(t)
+    if m.get("excluded"):
+        console.print(
+            "excluded or skipped entries: "
+            + ", ".join(f"{k} {v}" for k, v in m["excluded"].items())
+            + " (`ferbench datasets check` lists them)"
+        )
+    failures: dict[str, int] = {}
+    for s in m["models"].values():
+        for k, v in s.get("failures", {}).items():
+            failures[k] = failures.get(k, 0) + v
+    if failures:
+        console.print(
+            "not scored (summed over models): " + ", ".join(f"{k} {v}" for k, v in sorted(failures.items()))
+        )
     a = m["agreement"]
     fk = a["fleiss_kappa"]
     ci = f" [95% CI {_fmt(fk['ci_low'])}, {_fmt(fk['ci_high'])}]" if fk.get("ci_low") is not None else ""
@@ -453,4 +476,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # ``python -m ferbench.cli``: run the app of the imported module ``ferbench.cli``, on which the command
+    # modules registered (this file runs as ``__main__``, a second module object they never saw).
+    from ferbench.cli import main as _main
+
+    _main()

@@ -167,7 +167,7 @@ def render_report(result: RunResult) -> str:
 
 
 def write_report(result: RunResult) -> None:
-    from ..api import write_text_atomic
+    from ..atomic import write_text_atomic
 
     write_text_atomic(render_report(result), result.report_path)
 
