@@ -20,18 +20,11 @@ from .engine.store import atomic_write_parquet
 from .errors import FerbenchError
 from .evaluate import EvaluatedPredictions, evaluate
 from .fingerprint import variant_fingerprint
-from .labels import CANONICAL_LABELS
+from .labels import CANONICAL_LABELS, DEFAULT_LABEL_RULE, LABEL_RULES
 from .models import resolve_models
 from .models.cards import ModelCard
 from .models.store import StoreSpec
 from .provenance import dataset_fingerprint, provenance
-
-LABEL_RULE = (
-    "Each model's probabilities are restricted to the dataset's evaluated labels that the model has and "
-    "renormalised; the prediction is their arg-max. Mass on other classes is dropped (see dropped_mass); a "
-    "model lacking an evaluated label never predicts it."
-)
-
 
 CONFORMAL_FILE = "conformal.json"  # the thresholds a run calibrated, for ``ferbench predict --calibration``
 
@@ -123,6 +116,7 @@ def run(
     multi_face: str = "largest",
     face_margin: float | None = None,
     face_align: bool = False,
+    own_crops: bool = True,
     dataset_options: dict[str, Any] | None = None,
     engine: str = "local",
     address: str | None = None,
@@ -145,7 +139,9 @@ def run(
     ``faces`` (``yunet``, ``rfb320``, ``haar`` or ``dataset``; None/``none``: use images as they are) runs the
     face stage first (see :mod:`ferbench.faces.stage`): detections are cached under ``out/faces``, the models
     see the crops, and predictions are stored under the variant ``face:<detector>:<policy>``; perturbations
-    and attribute estimation then work on those crops. ``dataset_options`` go to the dataset loader (e.g.
+    and attribute estimation then work on those crops. A model whose card declares its own face preparation
+    gets its own crop of the same face unless ``own_crops=False`` (see :mod:`ferbench.faces.prep`).
+    ``dataset_options`` go to the dataset loader (e.g.
     ``{"fps": 2}`` for ``video-folder``). One run holds ``out`` at a time: another run into the same folder
     raises :class:`~ferbench.engine.lock.FolderBusy` at once, or with ``wait=True`` waits for it to finish.
 
@@ -176,7 +172,7 @@ def run(
         from .faces.stage import FaceStageConfig
 
         margin = DEFAULT_MARGIN if face_margin is None else face_margin
-        face_cfg = FaceStageConfig(faces, multi_face, margin, face_align)
+        face_cfg = FaceStageConfig(faces, multi_face, margin, face_align, own_crops=own_crops)
     if isinstance(dataset, Dataset):
         full = dataset
     else:
@@ -201,15 +197,16 @@ def run(
         store = PredictionStore(out_dir)
         opts = options or EngineOptions()
         transform = None
+        crops: dict[str, str] | None = None
         faces_info: dict[str, Any] | None = None
         if face_cfg is not None:
             from .faces.stage import prepare_face_stage
 
             both = ds if cal_ds is None else _union(ds, cal_ds)
             stage = prepare_face_stage(
-                both, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers
+                both, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers, cards=cards
             )
-            ds, transform, faces_info = stage.dataset, stage.transform, stage.info
+            ds, transform, faces_info, crops = stage.dataset, stage.transform, stage.info, stage.crops
             if cal_ds is not None:
                 ds, cal_ds = _separate(stage.dataset, set(cal_ds.samples["sample_id"]))
             if opts.variant == "clean":
@@ -246,6 +243,7 @@ def run(
             options=opts,
             progress=progress,
             transform=transform,
+            crops=crops,
         )
         cal_report = None
         if cal_ds is not None:
@@ -257,6 +255,7 @@ def run(
                 options=opts,
                 progress=progress,
                 transform=transform,
+                crops=crops,
             )
         perturbed, perturb_reports = run_perturbations(
             ds,
@@ -269,6 +268,7 @@ def run(
             model_store=model_store,
             progress=progress,
             engine=compute,
+            crops=crops,
         )
 
         ids = [c.id for c in cards]
@@ -301,6 +301,10 @@ def run(
         metrics_core, ev = evaluate(
             preds, ds.samples, cards, ds.labels, seed=seed, variant=variant, options=section_options
         )
+        from .faces.prep import face_prep_record
+
+        for c in cards:  # what crop each model got: its own, the shared one, or the plain resize of the image
+            metrics_core["models"][c.id]["face_prep"] = face_prep_record(c, faces_info)
 
         # Consolidated per-item table for this run: the dataset's columns joined with every model's row.
         current = ds.samples.merge(
@@ -331,7 +335,8 @@ def run(
             "excluded": ds.exclusion_counts(),
             "labels": list(ds.labels),
             "canonical_labels": list(CANONICAL_LABELS),
-            "label_rule": LABEL_RULE,
+            "label_rule": DEFAULT_LABEL_RULE,  # what every section uses unless it says otherwise
+            "label_rules": LABEL_RULES,
             **metrics_core,
             "provenance": provenance(
                 cards,
