@@ -19,6 +19,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from ..evaluate import EvalContext, register_section, restrict
+from ..labels import RESTRICTED
 from ..metrics.bootstrap import rng_for
 from ..metrics.conformal import (
     ConformalCalibration,
@@ -44,7 +45,7 @@ RULES: tuple[tuple[str, bool, bool], ...] = (
 HEADLINE = "lac"  # the rule the report leads with: smallest sets, near-exact coverage
 SUPPORT_VOTES = 3  # a label "people chose" has at least this many votes
 MAX_EXAMPLES = 12
-LABEL_RULE = "restricted"
+LABEL_RULE = RESTRICTED  # sets are always made over the restricted probabilities (one label rule home)
 
 
 def rule_key(method: str, randomized: bool, mondrian: bool) -> str:
