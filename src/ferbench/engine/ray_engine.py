@@ -105,7 +105,7 @@ class ModelWorker:
         for card in cards:
             if need[card.id].any():
                 w = self._model(card)
-                work.append(_ModelWork(card, w.adapter, need[card.id], w.key, w.custom_prepare))
+                work.append(_ModelWork(card, w.adapter, need[card.id], w.key, w.custom_prepare, w.batch))
         out: dict[str, list[pa.Table]] = {}
         compute(
             shard,

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..hashing import sha256_file
 from ..labels import CANONICAL_LABELS, LABEL_INDEX
+from . import batching
 from .cards import ModelCard
 from .preprocess import preprocess_batch
 from .runtime import LiteRTSession, OnnxSession, Session
@@ -69,7 +70,14 @@ def normalise_outputs(
 
 
 class Adapter:
-    """A loaded model: verified weights, a runtime session, and the card that explains both."""
+    """A loaded model: verified weights, a runtime session, and the card that explains both.
+
+    A model exported with batch 1 (``fixed_batch=1``, every TFLite file) is lifted to a dynamic batch by
+    :mod:`~ferbench.models.batching` when a CPU proof shows the lifted model gives every output bit of the
+    original at the batch sizes it will be called with (``batch_size``, the run's images per call, and a few
+    small sizes for tails); :attr:`batch_sizes` then lists those sizes and :meth:`run_raw` cuts every batch
+    into them. When the proof fails the model runs one image per call and :attr:`notes` says why.
+    """
 
     def __init__(
         self,
@@ -78,25 +86,56 @@ class Adapter:
         *,
         threads: int = 0,
         device: str = "cpu",
+        batch_size: int = 8,
+        cache_dir: str | Path | None = None,
     ) -> None:
         self.card = card
         self.weights: Path = verified_weight_path(card, store)
         self.sha256: str = sha256_file(self.weights)
-        self._session: Session = self._open(threads, device)
+        self.notes: list[str] = []
+        self.batch_verdict: batching.BatchVerdict | None = None
+        # None: any batch size (the file's batch is dynamic); otherwise the only sizes a call may have.
+        self.batch_sizes: tuple[int, ...] | None = (card.fixed_batch,) if card.fixed_batch else None
+        self._session: Session = self._open(threads, device, batch_size, cache_dir)
         canon = card.canonical_classes
         self._canon_idx = np.array([LABEL_INDEX[c] for c in canon])
 
-    def _open(self, threads: int, device: str) -> Session:
+    def _proved(self, verdict: batching.BatchVerdict) -> bool:
+        """Record a batching verdict: its sizes when it holds, one image per call and a note when not."""
+        self.batch_verdict = verdict
+        if verdict.ok:
+            self.batch_sizes = verdict.sizes
+            return True
+        self.batch_sizes = (1,)
+        self.notes.append(
+            f"model '{self.card.id}': its batch-1 file was not lifted to a dynamic batch ({verdict.detail});"
+            " running one image per call"
+        )
+        return False
+
+    def _open(self, threads: int, device: str, batch_size: int, cache_dir: str | Path | None) -> Session:
         if self.card.runtime == "onnx":
+            path = self.weights
+            if self.card.fixed_batch == 1:
+                lifted, verdict = batching.lifted_onnx(
+                    self.weights, self.sha256, self.card.preprocess, batch_size, cache_dir
+                )
+                if self._proved(verdict) and lifted is not None:
+                    path = lifted
             return OnnxSession(
-                self.weights,
+                path,
                 input_name=self.card.input_name,
                 output_name=self.card.output_name,
                 threads=threads,
                 device=device,
             )
         if self.card.runtime == "litert":
-            return LiteRTSession(self.weights, threads=threads, model_id=self.card.id)
+            session = LiteRTSession(self.weights, threads=threads, model_id=self.card.id)
+            verdict = batching.litert_batch_verdict(
+                session.factory, self.sha256, self.card.preprocess, batch_size, cache_dir
+            )
+            session.batched = self._proved(verdict)
+            return session
         raise ValueError(f"unknown runtime {self.card.runtime!r}")
 
     def prepare(self, images: list[np.ndarray]) -> np.ndarray:
@@ -104,12 +143,11 @@ class Adapter:
         return preprocess_batch(images, self.card.preprocess)
 
     def run_raw(self, batch: np.ndarray) -> np.ndarray:
-        """Run a prepared batch through the runtime, honouring a card's fixed batch size; raw outputs."""
-        fixed = self.card.fixed_batch
-        if fixed is None:
+        """Run a prepared batch through the runtime at the batch sizes it may be called with; raw outputs."""
+        if self.batch_sizes is None:
             return self._session.run(batch)
-        parts = [self._session.run(batch[i : i + fixed]) for i in range(0, len(batch), fixed)]
-        return np.concatenate(parts)
+        pieces = batching.split_sizes(len(batch), self.batch_sizes)
+        return np.concatenate([self._session.run(batch[i:j]) for i, j in pieces])
 
     def scores(self, images: list[np.ndarray]) -> np.ndarray:
         """Head scores before normalisation (what the YOLO reference outputs hold); see :func:`head_scores`."""
