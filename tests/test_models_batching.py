@@ -66,7 +66,7 @@ def test_the_whole_zoo_is_covered() -> None:
 def test_zoo_model_at_batch_16_equals_its_file_at_batch_1(
     card: ModelCard, faces: list[np.ndarray], model_store: Path
 ) -> None:
-    adapter = Adapter(card, model_store, batch_size=BATCH)
+    adapter = Adapter(card, model_store, batch_size=BATCH, litert_batched=True)
     if card.fixed_batch == 1 or card.runtime == "litert":
         # A batch-1 export must have been lifted, proved at the sizes it will be called with.
         assert adapter.batch_verdict is not None and adapter.batch_verdict.ok, adapter.notes
@@ -79,6 +79,14 @@ def test_zoo_model_at_batch_16_equals_its_file_at_batch_1(
     got = np.concatenate([adapter.run_raw(x[i : i + BATCH]) for i in range(0, len(x), BATCH)])
     assert got.shape == want.shape
     assert np.array_equal(got, want)  # bit for bit, at batches of 16, 16 and 5 (37 faces)
+
+
+def test_litert_stays_one_invoke_per_image_unless_asked(model_store: Path, tmp_path: Path) -> None:
+    card = resolve_models("facex-mobilenetv2", model_store)[0]
+    assert Adapter(card, model_store).batch_verdict is None  # no proof, no resize: the CPU default
+    lifted = Adapter(card, model_store, batch_size=4, litert_batched=True, cache_dir=tmp_path)
+    assert lifted.batch_verdict is not None and lifted.batch_verdict.ok
+    assert lifted.batch_sizes == (1, 2, 3, 4, 5, 8)
 
 
 def test_lifted_yolo_really_takes_a_batch(model_store: Path, faces: list[np.ndarray]) -> None:

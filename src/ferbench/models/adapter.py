@@ -77,6 +77,10 @@ class Adapter:
     original at the batch sizes it will be called with (``batch_size``, the run's images per call, and a few
     small sizes for tails); :attr:`batch_sizes` then lists those sizes and :meth:`run_raw` cuts every batch
     into them. When the proof fails the model runs one image per call and :attr:`notes` says why.
+
+    TFLite files are lifted only with ``litert_batched=True``: LiteRT runs on the CPU only, where one invoke
+    per image is faster than a resized interpreter (facex: 13.8 vs 15.2 ms of CPU per image at batch 8 on
+    the 2-core benchmark machine, ``docs/performance.md``), so the engine leaves it off.
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class Adapter:
         device: str = "cpu",
         batch_size: int = 8,
         cache_dir: str | Path | None = None,
+        litert_batched: bool = False,
     ) -> None:
         self.card = card
         self.weights: Path = verified_weight_path(card, store)
@@ -96,6 +101,7 @@ class Adapter:
         self.batch_verdict: batching.BatchVerdict | None = None
         # None: any batch size (the file's batch is dynamic); otherwise the only sizes a call may have.
         self.batch_sizes: tuple[int, ...] | None = (card.fixed_batch,) if card.fixed_batch else None
+        self._litert_batched = litert_batched
         self._session: Session = self._open(threads, device, batch_size, cache_dir)
         canon = card.canonical_classes
         self._canon_idx = np.array([LABEL_INDEX[c] for c in canon])
@@ -131,6 +137,8 @@ class Adapter:
             )
         if self.card.runtime == "litert":
             session = LiteRTSession(self.weights, threads=threads, model_id=self.card.id)
+            if not self._litert_batched:
+                return session  # one invoke per image; batch_sizes stays as the card says
             verdict = batching.litert_batch_verdict(
                 session.factory, self.sha256, self.card.preprocess, batch_size, cache_dir
             )
