@@ -239,3 +239,18 @@ def test_openvino_ir_reshaped_to_a_dynamic_batch_equals_batch_1(
     want = np.concatenate([np.array(list(shipped.infer([x[i : i + 1]]).values())[0]) for i in range(BATCH)])
     got = np.array(list(lifted.infer([x]).values())[0])
     assert got.shape == (BATCH, 5, 1, 1) and np.array_equal(got, want)
+
+
+def test_cuda_plan_gives_each_model_its_batch_unless_one_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where CUDA is available (faked here: no GPU is lent to these tests), each model gets ``cuda_batch``."""
+    from ferbench.engine import EngineOptions, runner
+
+    monkeypatch.setattr(runner, "resolve_device", lambda device: (device, None))
+    yolo = next(c for c in ZOO if c.id == "yolo11n-fer8")
+    mini = next(c for c in ZOO if c.id == "oarriaga-mini-xception-119")
+    auto = runner.plan(EngineOptions(device="cuda"))
+    assert auto.batch_per_model and (auto.batch_for(yolo), auto.batch_for(mini)) == (16, 256)
+    asked = runner.plan(EngineOptions(device="cuda", batch_size=32))
+    assert (asked.batch_for(yolo), asked.batch_for(mini)) == (32, 32)
+    cpu = runner.plan(EngineOptions(device="cpu"))
+    assert (cpu.batch_for(yolo), cpu.batch_for(mini)) == (8, 8)

@@ -99,7 +99,10 @@ def run(
     ] = None,
     model_store: ModelStores = None,
     batch_size: Annotated[
-        int, typer.Option(help="Images per model call (0: automatic, 8 on CPU, 128 on CUDA).")
+        int,
+        typer.Option(
+            help="Images per model call (0: automatic, 8 on CPU; on CUDA 16-256 per model, by input size)."
+        ),
     ] = 0,
     threads: Annotated[
         int,
