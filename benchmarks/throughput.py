@@ -15,7 +15,7 @@ Prints, in one run on one machine (see ``docs/performance.md`` for recorded figu
     faces with the same weights: ms per face and accuracy for each (target: >= 20x faster than a per-face
     Keras call on the same model);
 (e) peak resident memory: the engine alone in a fresh process (``VmHWM``), and this benchmark process;
-(f) memory at scale: the engine over 10k, 50k and 200k faces (a manifest repeating real FER2013 crops) with
+(f) memory at scale: the engine over 10k, 50k and 200k faces (the real FER2013 test crops repeated) with
     one cheap model, each in a fresh process: peak RSS, the in-memory size of the sample and prediction
     tables, faces/s; peak RSS minus those tables should stay within 20 % from 10k to 200k;
 plus agreement statistics and bootstrap CIs for 1M items × 9 models, projected reads from a large
@@ -42,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -307,17 +307,25 @@ def print_peers(peers: dict[str, Any], sub: Dataset, model_store: str, tmp: Path
 
 # --------------------------------------------------------------------------------------- (f) memory at scale
 SCALE_CHILD = """
-import json, sys, time
+import dataclasses, json, sys
 sys.path.insert(0, {src!r})
 from pathlib import Path
+import pandas as pd
 from ferbench.datasets import load_dataset
 from ferbench.engine import PredictionStore, run_models
 from ferbench.models import resolve_models
 
 def hwm():
-    return [int(l.split()[1]) for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM:')][0] / 1024
+    status = Path('/proc/self/status').read_text().splitlines()
+    return [int(l.split()[1]) for l in status if l.startswith('VmHWM:')][0] / 1024
 
-ds = load_dataset('manifest', {manifest!r})
+# The real FER2013 test crops, repeated to n samples; each repeat is its own sample (sample_id + '#i').
+base = load_dataset('fer2013-images', {data_root!r}).select('test')
+n = {n}
+df = pd.concat([base.samples] * -(-n // len(base.samples)), ignore_index=True).iloc[:n].copy()
+df['sample_id'] = df['sample_id'] + '#' + pd.RangeIndex(n).astype(str)
+ds = dataclasses.replace(base, samples=df)
+del base, df
 sample_mib = ds.samples.memory_usage(deep=True).sum() / 2**20
 cards = resolve_models({model!r}, {store!r})
 report = run_models(ds, cards, PredictionStore({out!r}), model_store={store!r})
@@ -329,45 +337,19 @@ print('SCALE', json.dumps({{'n': len(ds), 'rows': len(preds), 'compute_s': repor
 """
 
 
-def scale_manifest(ds: Dataset, sizes: list[int], folder: Path) -> dict[int, Path]:
-    """Manifests of ``sizes`` faces that repeat ``ds``'s real crops (symbolic links: every path distinct)."""
-    n = max(sizes)
-    src = list(ds.samples[["path", "label"]].itertuples(index=False))
-    rows = []
-    for i in range(n):
-        path, label = src[i % len(src)]
-        link = folder / f"{i // 10_000:03d}" / f"{i:07d}{Path(path).suffix}"
-        if i % 10_000 == 0:
-            link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(path, link)
-        rows.append(f"{link.relative_to(folder)},{label}")
-    out = {}
-    for k in sizes:
-        out[k] = folder / f"manifest-{k}.csv"
-        out[k].write_text("path,label\n" + "\n".join(rows[:k]) + "\n")
-    return out
-
-
 def memory_at_scale(
-    ds: Dataset, sizes: list[int], model: str, model_store: str, tmp: Path
-) -> list[dict[str, Any]]:
-    folder = tmp / "scale"
-    manifests = scale_manifest(ds, sizes, folder)
-    out = []
+    data_root: str, sizes: list[int], model: str, model_store: str, tmp: Path
+) -> Iterator[dict[str, Any]]:
+    """One fresh process per size (its own ``VmHWM``); yields each size's figures as soon as it is done."""
     for k in sizes:
+        out = tmp / f"scale-run-{k}"
         code = SCALE_CHILD.format(
-            src=str(ROOT / "src"),
-            manifest=str(manifests[k]),
-            model=model,
-            store=model_store,
-            out=str(tmp / f"scale-run-{k}"),
+            src=str(ROOT / "src"), data_root=data_root, n=k, model=model, store=model_store, out=str(out)
         )
         res = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
         line = [x for x in res.stdout.splitlines() if x.startswith("SCALE ")][0]
-        out.append(json.loads(line[6:]))
-        shutil.rmtree(tmp / f"scale-run-{k}", ignore_errors=True)
-    shutil.rmtree(folder, ignore_errors=True)
-    return out
+        shutil.rmtree(out, ignore_errors=True)
+        yield json.loads(line[6:])
 
 
 # ------------------------------------------------------------------------------------------ metrics at scale
@@ -585,22 +567,25 @@ def main() -> None:
     if "scale" not in skip:
         sizes = [int(x) for x in args.scale.split(",") if x]
         print(
-            f"\n(f) memory at scale: the engine over {', '.join(f'{k:,}' for k in sizes)} faces (a manifest"
-            f" repeating the {len(full_ds.select('test')):,} real FER2013 test crops), {args.scale_model}, each"
-            " in a fresh process; then the prediction table read back (store.read) as an analysis would"
+            f"\n(f) memory at scale: the engine over {', '.join(f'{k:,}' for k in sizes)} faces (the"
+            f" {len(full_ds.select('test')):,} real FER2013 test crops repeated, each repeat its own sample),"
+            f" {args.scale_model}, each size in a fresh process; then the prediction table read back"
+            " (store.read) as an analysis would"
         )
         print(
             f"  {'faces':>9s} {'faces/s':>8s} {'sample table':>13s} {'predictions':>12s} {'peak RSS':>9s}"
             f" {'peak - tables':>14s}"
         )
-        rows = memory_at_scale(full_ds.select("test"), sizes, args.scale_model, args.model_store, tmp)
+        rows = []
         base = None
-        for r in rows:
+        for r in memory_at_scale(args.data_root, sizes, args.scale_model, args.model_store, tmp):
+            rows.append(r)
             rest = r["hwm"] - r["sample_mib"] - r["pred_mib"]
             base = base if base is not None else rest
             print(
                 f"  {r['n']:9,d} {r['n'] / r['compute_s']:8,.0f} {r['sample_mib']:10.1f} MiB {r['pred_mib']:8.1f} MiB"
-                f" {r['hwm']:5.0f} MiB {rest:9.0f} MiB ({100 * (rest / base - 1):+.0f} %)"
+                f" {r['hwm']:5.0f} MiB {rest:9.0f} MiB ({100 * (rest / base - 1):+.0f} %)",
+                flush=True,
             )
         growth = rows[-1]["hwm"] - rows[-1]["sample_mib"] - rows[-1]["pred_mib"]
         ok = growth <= 1.2 * (rows[0]["hwm"] - rows[0]["sample_mib"] - rows[0]["pred_mib"])
@@ -686,7 +671,8 @@ def abc(
             shutil.rmtree(tmp / f"full{rep}")
         print(
             f"  repeat {rep + 1}/{args.repeats}: model-only {tot.wall:.2f} s, engine {te.wall:.2f} s"
-            f" (ratio {te.wall / tot.wall:.3f}; load average {load_avg()})"
+            f" (ratio {te.wall / tot.wall:.3f}; load average {load_avg()})",
+            flush=True,
         )
     med = statistics.median
     print(
