@@ -143,7 +143,8 @@ class PredictionStore:
     ) -> pd.DataFrame:
         """All stored rows (for the given models, variant, columns), later duplicates of a key dropping earlier ones."""
         table = self.read_table(model_ids, columns, variant=variant, model_sha256=model_sha256)
-        return table.to_pandas()
+        # Columns are released as they are converted, so the Arrow and pandas copies are not both held whole.
+        return table.to_pandas(self_destruct=True, split_blocks=True)
 
     def done_keys(self, model_id: str, model_sha256: str, variant: str) -> set[tuple[str, str]]:
         """(sample_id, stamp) pairs already stored for this exact model file and variant."""
@@ -179,12 +180,16 @@ def _key_array(sample_id: pa.Array | pa.ChunkedArray, stamp: pa.Array | pa.Chunk
 
 
 def _drop_earlier_duplicates(table: pa.Table) -> pa.Table:
-    """Keep the last row of each key (parts are read in name order, rows in write order)."""
-    key = pc.binary_join_element_wise(*[table[c] for c in KEY_COLUMNS], "\x00")
+    """Keep the last row of each key (parts are read in name order, rows in write order).
+
+    Rows are grouped on each key column's dictionary codes, not on one joined key string: at 200,000 rows the
+    joined strings and their hash table cost three times the table itself (``benchmarks/throughput.py`` (f)).
+    """
     n = table.num_rows
+    codes = {c: pc.dictionary_encode(table[c]).combine_chunks().indices for c in KEY_COLUMNS}
     idx = (
-        pa.table({"k": key, "i": pa.array(np.arange(n))})
-        .group_by("k", use_threads=False)
+        pa.table({**codes, "i": pa.array(np.arange(n))})
+        .group_by(list(KEY_COLUMNS), use_threads=False)
         .aggregate([("i", "max")])["i_max"]
     )
     if len(idx) == n:
