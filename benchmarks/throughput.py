@@ -670,8 +670,9 @@ def abc(
             full.append(tf)
             shutil.rmtree(tmp / f"full{rep}")
         print(
-            f"  repeat {rep + 1}/{args.repeats}: model-only {tot.wall:.2f} s, engine {te.wall:.2f} s"
-            f" (ratio {te.wall / tot.wall:.3f}; load average {load_avg()})",
+            f"  repeat {rep + 1}/{args.repeats}: model-only {tot.wall:.2f} s wall / {tot.cpu:.2f} s CPU, engine"
+            f" {te.wall:.2f} / {te.cpu:.2f} (ratio {te.wall / tot.wall:.3f} wall, {te.cpu / tot.cpu:.3f} CPU;"
+            f" load average {load_avg()})",
             flush=True,
         )
     med = statistics.median
