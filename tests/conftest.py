@@ -14,6 +14,7 @@ MODELS = SHARED / "models"
 REFERENCE = MODELS / "_reference"
 FER2013 = SHARED / "data" / "fer2013-images"
 FERPLUS = SHARED / "data" / "ferplus-labels"
+FERPLUS_IMAGES = SHARED / "data" / "ferplus-images"
 # Weights that live only in published packages (facex, face-api.js age/gender) are pulled by the README's first
 # command into this ignored folder of the clone; the tests search it instead of the user's ~/.cache, so they
 # read nothing outside the repository but ../shared. The variable reaches CLI subprocesses and Ray workers too.
@@ -56,3 +57,9 @@ def fer2013_root() -> Path:
 @pytest.fixture(scope="session")
 def ferplus_root() -> Path:
     return _need(FERPLUS)
+
+
+@pytest.fixture(scope="session")
+def ferplus_images_root() -> Path:
+    """FER+'s own layout: FER2013Valid/ and FER2013Test/ with PNGs, label.csv and fer2013_label.csv."""
+    return _need(FERPLUS_IMAGES)

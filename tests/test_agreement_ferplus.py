@@ -190,8 +190,9 @@ def test_label_csv_layout_with_generated_pngs(ferplus_root: Path, fer2013_root: 
         cv2.imwrite(str(folder / line.split(",")[0]), cv2.imread(str(face), cv2.IMREAD_GRAYSCALE))
     ds = load_dataset("ferplus", tmp_path)
     votes = load_ferplus_votes(tmp_path)
-    expected = derive_labels(votes).dropna()
+    expected = derive_labels(votes.iloc[:-1]).dropna()  # the face without its PNG is excluded
     assert list(ds.samples["label"]) == list(expected)
+    assert ds.exclusion_counts() == {"missing_image": 1}
     assert set(ds.samples["split"]) == {"PrivateTest"}
     row = ds.samples.iloc[0]
     img, _ = ds.read(row["sample_id"], row["path"])

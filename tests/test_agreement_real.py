@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +164,14 @@ def test_humans_section_on_ferplus_rows(
 ) -> None:
     votes = load_ferplus_votes(ferplus_root)
     write_fer2013_csv(tmp_path / "fer2013.csv", votes, fer2013_root)
-    ds = load_dataset("ferplus", ferplus_root, pixels=tmp_path / "fer2013.csv")
+    full = load_dataset("ferplus", ferplus_root, pixels=tmp_path / "fer2013.csv")
+    with_ties = run(full, out=tmp_path / "run", models=MODELS, model_store=model_store)
+    n_tied = len(full.vote_only)  # voted faces without a plurality label: scored for the humans section only
+    assert with_ties.metrics["humans"]["n_vote_only_faces"] == n_tied
+    assert with_ties.metrics["humans"]["humans"]["n_faces"] == len(full) + n_tied
+    assert with_ties.metrics["n_samples"] == len(full)
+    # the samples alone (as a manifest with votes_<label> columns gives them): checked face by face
+    ds = replace(full, vote_only=None)
     res = run(ds, out=tmp_path / "run", models=MODELS, model_store=model_store)
     h = res.metrics["humans"]
     labels = list(res.evaluated.labels)
@@ -177,6 +185,16 @@ def test_humans_section_on_ferplus_rows(
         assert h["models"][mid]["soft_accuracy"]["value"] == pytest.approx(soft)
     ref = krippendorff.alpha(value_counts=v, level_of_measurement="nominal")
     assert h["humans"]["krippendorff_alpha"]["value"] == pytest.approx(ref, abs=1e-10)
+    # people vs models on the same faces from the samples' votes_<label> columns alone (the manifest path)
+    # every vote on an evaluated label: no unknown / not-a-face vote, none for a label outside the set
+    other = [c for c in ds.samples.columns if c.startswith("votes_") and c[6:] not in labels]
+    same = (ds.samples[other].sum(axis=1) == 0).to_numpy()
+    same = same & (res.evaluated.pred >= 0).all(axis=1) & (v.sum(axis=1) >= 2)
+    k = h["people"]["kappa"]
+    assert k["n_faces"] == same.sum() > 0
+    assert k["humans"]["value"] == pytest.approx(sm_fleiss(v[same]), abs=1e-12)
+    mc = rating_counts(res.evaluated.pred[same], len(labels))
+    assert k["models"]["value"] == pytest.approx(sm_fleiss(mc), abs=1e-12)
     assert "humans" not in _sections_without_votes(res)
     html = res.report_path.read_text()
     assert 'id="humans"' in html

@@ -22,14 +22,9 @@ from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
 
 from ferbench import api
 from ferbench.errors import FerbenchError
-from ferbench.metrics.groups import (
-    MISSING_GROUP,
-    boot_fleiss,
-    boot_macro_f1,
-    group_metrics,
-    parse_groups,
-    resample_indices,
-)
+from ferbench.metrics.agreement import count_statistics
+from ferbench.metrics.bootstrap import compress
+from ferbench.metrics.groups import MISSING_GROUP, group_metrics, parse_groups, weighted_macro_f1
 
 
 @pytest.fixture(scope="module")
@@ -127,18 +122,39 @@ def test_group_fleiss_kappa_matches_statsmodels(run, table):
 
 
 def test_vectorised_bootstrap_matches_a_loop():
+    """Per-pattern weights reproduce, resample by resample, what scikit-learn and statsmodels compute on the
+    explicitly resampled items (the weights are derived here from an explicit index matrix)."""
     rng = np.random.default_rng(5)
     n, k = 90, 7
     yt = rng.integers(0, k, n)
     yp = np.where(rng.random(n) < 0.6, yt, rng.integers(0, k, n))
-    idx = resample_indices(n, 50, np.random.default_rng(1))
-    got = boot_macro_f1(yt, yp, k, idx)
+    idx = np.random.default_rng(1).integers(0, n, size=(50, n))
+    pat = compress(np.stack([yt, yp], axis=1))
+    w = np.stack([np.bincount(pat.inverse[i], minlength=len(pat.freq)) for i in idx])
+    got = weighted_macro_f1(pat.rows[:, 0] * k + pat.rows[:, 1], w, k)
     want = [f1_score(yt[i], yp[i], labels=np.unique(yt[i]), average="macro", zero_division=0) for i in idx]
     np.testing.assert_allclose(got, want, atol=1e-12)
     raters = np.stack([yt, yp, np.where(rng.random(n) < 0.5, yt, yp)], axis=1)
     counts, _ = aggregate_raters(raters, n_cat=k)
-    got_k = boot_fleiss(counts, idx)
+    cpat = compress(counts)
+    cw = np.stack([np.bincount(cpat.inverse[i], minlength=len(cpat.freq)) for i in idx])
+    got_k = count_statistics(cpat.rows, cw)["fleiss_kappa"]
     np.testing.assert_allclose(got_k, [sm_fleiss(counts[i]) for i in idx], atol=1e-10)
+
+
+def test_intervals_do_not_move_when_a_model_is_added():
+    rng = np.random.default_rng(8)
+    n = 400
+    yt = rng.integers(0, 7, n)
+    a = np.where(rng.random(n) < 0.6, yt, rng.integers(0, 7, n))
+    b = np.where(rng.random(n) < 0.4, yt, rng.integers(-1, 7, n))
+    keys = rng.choice(np.array(["x", "y", "z"], dtype=object), n)
+    conf = rng.random((n, 2))
+    alone = group_metrics(yt, a[:, None], keys, ["a"], 7, seed=1, confidence=conf[:, :1])
+    both = group_metrics(yt, np.stack([a, b], 1), keys, ["a", "b"], 7, seed=1, confidence=conf)
+    assert alone["models"]["a"] == both["models"]["a"]
+    first = alone["models"]["a"]["by_group"]["x"]["accuracy"]
+    assert first["n_undefined"] == 0 and first["ci"][0] < first["value"] < first["ci"][1]
 
 
 def test_bootstrap_is_seeded_and_close_to_fairlearns():

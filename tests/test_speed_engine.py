@@ -20,6 +20,7 @@ from ferbench.datasets import load_dataset
 from ferbench.engine import EngineOptions, PredictionStore, run_models
 from ferbench.engine.runner import plan
 from ferbench.errors import ModelError
+from ferbench.fingerprint import variant_fingerprint
 from ferbench.hashing import sha256_file
 from ferbench.models import Adapter, Artifact, ModelCard, Preprocess, resolve_models
 from ferbench.models.preprocess import (
@@ -237,7 +238,15 @@ def test_store_reads_only_what_is_asked(small, model_store: Path, tmp_path: Path
     full = store.read()
     assert len(full) == 3 * len(small)
     one = store.read([cards[0].id], ["top_label"], variant="clean")
-    assert list(one.columns) == ["sample_id", "stamp", "model_id", "model_sha256", "variant", "top_label"]
+    assert list(one.columns) == [
+        "sample_id",
+        "stamp",
+        "model_id",
+        "variant",
+        "model_fingerprint",
+        "variant_fingerprint",
+        "top_label",
+    ]
     assert len(one) == len(small) and set(one["variant"]) == {"clean"}
     assert store.read(variant="blur")["model_id"].unique().tolist() == [cards[0].id]
     assert store.read([cards[0].id], model_sha256="0" * 64).empty
@@ -248,9 +257,11 @@ def test_store_reads_only_what_is_asked(small, model_store: Path, tmp_path: Path
     reread = store.read([cards[0].id], variant="clean")
     assert len(reread) == len(small)
     assert (reread.set_index("sample_id").loc[later["sample_id"], "top_label"] == "contempt").all()
-    mask = store.done_mask(cards[0].id, cards[0].artifact.sha256, "clean", small.samples)
-    assert mask.all()
-    assert not store.done_mask(cards[0].id, "f" * 64, "clean", small.samples).any()
+    fp, clean_fp = cards[0].fingerprint, variant_fingerprint("clean")
+    assert fp is not None
+    assert store.done_mask(cards[0].id, fp, "clean", clean_fp, small.samples).all()
+    assert not store.done_mask(cards[0].id, "model:other", "clean", clean_fp, small.samples).any()
+    assert not store.done_mask(cards[0].id, fp, "clean", variant_fingerprint("blur"), small.samples).any()
 
 
 def test_cuda_falls_back_to_cpu_with_a_message(small, model_store: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -13,11 +12,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from .atomic import write_json_atomic
 from .datasets import Dataset, load_dataset
 from .engine import EngineOptions, EngineReport, PredictionStore, run_models
+from .engine.lock import RunLock
 from .engine.store import atomic_write_parquet
 from .errors import FerbenchError
 from .evaluate import EvaluatedPredictions, evaluate
+from .fingerprint import variant_fingerprint
 from .labels import CANONICAL_LABELS
 from .models import resolve_models
 from .models.cards import ModelCard
@@ -53,24 +55,6 @@ class RunResult:
     @property
     def report_path(self) -> Path:
         return self.out / "report.html"
-
-
-def write_json_atomic(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, allow_nan=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_text_atomic(text: str, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _engine(engine: str, address: str | None, workers: int | None) -> Callable[..., EngineReport]:
@@ -117,6 +101,7 @@ def run(
     engine: str = "local",
     address: str | None = None,
     workers: int | None = None,
+    wait: bool = False,
 ) -> RunResult:
     """Run models over a dataset, store per-item predictions, and write ``metrics.json`` and ``report.html``.
 
@@ -133,7 +118,8 @@ def run(
     face stage first (see :mod:`ferbench.faces.stage`): detections are cached under ``out/faces``, the models
     see the crops, and predictions are stored under the variant ``face:<detector>:<policy>``; perturbations
     and attribute estimation then work on those crops. ``dataset_options`` go to the dataset loader (e.g.
-    ``{"fps": 2}`` for ``video-folder``).
+    ``{"fps": 2}`` for ``video-folder``). One run holds ``out`` at a time: another run into the same folder
+    raises :class:`~ferbench.engine.lock.FolderBusy` at once, or with ``wait=True`` waits for it to finish.
     """
     from .metrics.groups import check_group_columns, parse_groups
     from .perturb import parse_perturb, run_perturbations
@@ -163,103 +149,138 @@ def run(
         check_group_columns(ds.samples, groupings)
     cards = resolve_models(models, model_store)
     out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    store = PredictionStore(out_dir)
-    opts = options or EngineOptions()
-    transform = None
-    faces_info: dict[str, Any] | None = None
-    if face_cfg is not None:
-        from .faces.stage import prepare_face_stage
+    # One run per folder: a second run into ``out`` fails fast (or waits); the kernel frees the lock of a
+    # killed run, so resuming after ``kill -9`` just works.
+    with RunLock(out_dir, wait=wait, command=command or shlex.join(sys.argv)):
+        store = PredictionStore(out_dir)
+        opts = options or EngineOptions()
+        transform = None
+        faces_info: dict[str, Any] | None = None
+        if face_cfg is not None:
+            from .faces.stage import prepare_face_stage
 
-        stage = prepare_face_stage(
-            ds, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers
-        )
-        ds, transform, faces_info = stage.dataset, stage.transform, stage.info
-        opts = replace(
-            opts, variant=stage.variant if opts.variant == "clean" else f"{stage.variant}+{opts.variant}"
-        )
-    estimated = None
-    if estimate_attributes:
-        from .attributes import ESTIMATOR, with_estimated_attributes
-        from .attributes import estimate_attributes as _estimate
+            stage = prepare_face_stage(
+                ds, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers
+            )
+            ds, transform, faces_info = stage.dataset, stage.transform, stage.info
+            if opts.variant == "clean":
+                opts = replace(opts, variant=stage.variant, variant_fingerprint=stage.fingerprint)
+            else:
+                name = f"{stage.variant}+{opts.variant}"
+                inner = opts.variant_fingerprint or variant_fingerprint(opts.variant)
+                fp = variant_fingerprint(name, {"faces": stage.fingerprint, "then": inner})
+                opts = replace(opts, variant=name, variant_fingerprint=fp)
+        estimated = None
+        if estimate_attributes:
+            from .attributes import ESTIMATOR, with_estimated_attributes
+            from .attributes import estimate_attributes as _estimate
 
-        est = _estimate(ds, model_store=model_store, cache_dir=out_dir, transform=transform)
-        ds = with_estimated_attributes(ds, est)
-        estimated = ESTIMATOR
-        check_group_columns(ds.samples, groupings)
-    compute = _engine(engine, address, workers)
-    report = compute(
-        ds, cards, store, model_store=model_store, options=opts, progress=progress, transform=transform
-    )
-    perturbed, perturb_reports = run_perturbations(
-        ds,
-        cards,
-        store,
-        perturb_specs,
-        seed=seed,
-        options=opts,
-        base_transform=transform,
-        model_store=model_store,
-        progress=progress,
-        engine=compute,
-    )
-
-    ids = [c.id for c in cards]
-    preds = store.read(ids)
-    variant = opts.variant
-    section_options: dict[str, Any] = {
-        "groups": groupings,
-        "perturb": perturbed,
-        "variant": variant,
-        "estimator": estimated,
-    }
-    if faces_info:
-        section_options["faces"] = faces_info
-    metrics_core, ev = evaluate(
-        preds, ds.samples, cards, ds.labels, seed=seed, variant=variant, options=section_options
-    )
-
-    # Consolidated per-item table for this run: the dataset's columns joined with every model's row.
-    current = ds.samples.merge(
-        preds[preds["variant"] == variant], on=["sample_id", "stamp"], how="inner", validate="one_to_many"
-    )
-    atomic_write_parquet(pa.Table.from_pandas(current, preserve_index=False), out_dir / "predictions.parquet")
-    first = current.drop_duplicates("sample_id")
-    fingerprint = dataset_fingerprint(first)
-
-    metrics: dict[str, Any] = {
-        "dataset": ds.name,
-        "split": split,
-        "n_samples": len(ds),
-        # label-file rows that did not become samples (e.g. AffectNet None/Uncertain/No-Face), by reason
-        "excluded": ds.exclusion_counts(),
-        "labels": list(ds.labels),
-        "canonical_labels": list(CANONICAL_LABELS),
-        "label_rule": LABEL_RULE,
-        **metrics_core,
-        "provenance": provenance(
+            est = _estimate(
+                ds,
+                model_store=model_store,
+                cache_dir=out_dir,
+                transform=transform,
+                variant_fingerprint=opts.variant_fingerprint or variant_fingerprint(opts.variant),
+            )
+            ds = with_estimated_attributes(ds, est)
+            estimated = ESTIMATOR
+            check_group_columns(ds.samples, groupings)
+        compute = _engine(engine, address, workers)
+        # Voted faces without a label (FER+ ties...) are scored too, for the people-vs-models statistics
+        # only; the face stage has already replaced the samples with crops, so with it they are left out.
+        scored = ds.with_vote_only() if face_cfg is None else ds
+        report = compute(
+            scored,
             cards,
-            fingerprint,
-            command or shlex.join(sys.argv),
-            seed,
-            {
-                "data_root": str(ds.root),
-                "limit": limit,
-                "engine": _engine_record(report, engine),
-                **(
-                    {"perturb_engine": {v: _engine_record(r) for v, r in perturb_reports.items()}}
-                    if perturb_reports
-                    else {}
-                ),
-                **({"faces": faces_info} if faces_info else {}),
-                **({"dataset_options": dataset_options} if dataset_options else {}),
-            },
-        ),
-    }
-    write_json_atomic(metrics, out_dir / "metrics.json")
-    result = RunResult(out_dir, metrics, report, ev, ds, list(cards))
-    if write_report:
-        from .report import write_report as _write
+            store,
+            model_store=model_store,
+            options=opts,
+            progress=progress,
+            transform=transform,
+        )
+        perturbed, perturb_reports = run_perturbations(
+            ds,
+            cards,
+            store,
+            perturb_specs,
+            seed=seed,
+            options=opts,
+            base_transform=transform,
+            model_store=model_store,
+            progress=progress,
+            engine=compute,
+        )
 
-        _write(result)
-    return result
+        ids = [c.id for c in cards]
+        # Only rows under this run's fingerprints: rows an older card, other weights or other stage settings
+        # made stay on disk (``ferbench store info``) but never reach the metrics or predictions.parquet.
+        preds = store.read(ids, model_fingerprints=[store.model_fingerprint(c) for c in cards])
+        variant = opts.variant
+        section_options: dict[str, Any] = {
+            "groups": groupings,
+            "perturb": perturbed,
+            "variant": variant,
+            "estimator": estimated,
+        }
+        if faces_info:
+            section_options["faces"] = faces_info
+        if scored is not ds:
+            section_options["vote_faces"] = scored.samples
+        metrics_core, ev = evaluate(
+            preds, ds.samples, cards, ds.labels, seed=seed, variant=variant, options=section_options
+        )
+
+        # Consolidated per-item table for this run: the dataset's columns joined with every model's row.
+        current = ds.samples.merge(
+            preds[preds["variant"] == variant], on=["sample_id", "stamp"], how="inner", validate="one_to_many"
+        )
+        atomic_write_parquet(
+            pa.Table.from_pandas(current, preserve_index=False), out_dir / "predictions.parquet"
+        )
+        first = current.drop_duplicates("sample_id")
+        if scored is not ds:  # vote-only faces enter the humans section, so they enter the fingerprint too
+            first = scored.samples.merge(
+                preds[preds["variant"] == variant],
+                on=["sample_id", "stamp"],
+                how="inner",
+                validate="one_to_many",
+            ).drop_duplicates("sample_id")
+        fingerprint = dataset_fingerprint(first)
+
+        metrics: dict[str, Any] = {
+            "dataset": ds.name,
+            "split": split,
+            "n_samples": len(ds),
+            # label-file rows that did not become samples (e.g. AffectNet None/Uncertain/No-Face), by reason
+            "excluded": ds.exclusion_counts(),
+            "labels": list(ds.labels),
+            "canonical_labels": list(CANONICAL_LABELS),
+            "label_rule": LABEL_RULE,
+            **metrics_core,
+            "provenance": provenance(
+                cards,
+                fingerprint,
+                command or shlex.join(sys.argv),
+                seed,
+                {
+                    "data_root": str(ds.root),
+                    "limit": limit,
+                    "engine": _engine_record(report, engine),
+                    **(
+                        {"perturb_engine": {v: _engine_record(r) for v, r in perturb_reports.items()}}
+                        if perturb_reports
+                        else {}
+                    ),
+                    **({"faces": faces_info} if faces_info else {}),
+                    **({"dataset_options": dataset_options} if dataset_options else {}),
+                    **({"vote_only_faces": len(scored) - len(ds)} if scored is not ds else {}),
+                },
+            ),
+        }
+        write_json_atomic(metrics, out_dir / "metrics.json")
+        result = RunResult(out_dir, metrics, report, ev, ds, list(cards))
+        if write_report:
+            from .report import write_report as _write
+
+            _write(result)
+        return result

@@ -167,10 +167,18 @@ def run(
     ] = None,
     label_map: LabelMap = None,
     option: LoaderOptions = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="If another run holds --out, wait for it to finish instead of failing at once."
+        ),
+    ] = False,
 ) -> None:
     """Run models over a labelled dataset and write predictions, metrics and an HTML report.
 
-    Re-running with the same --out resumes: stored predictions are reused and only missing ones computed.
+    Re-running with the same --out resumes: a stored prediction is reused only when its sample file, model
+    card, weights and face-stage/perturbation settings are all unchanged; everything else is recomputed
+    (older rows stay on disk, see `ferbench store info`). One run per --out folder at a time.
     """
     from .api import run as api_run
     from .engine import EngineOptions
@@ -210,6 +218,7 @@ def run(
             engine=engine,
             address=address,
             workers=workers,
+            wait=wait,
         )
     _print_summary(result.metrics)
     console.print(
@@ -234,6 +243,20 @@ def _print_summary(m: dict[str, Any]) -> None:
     for mid, s in m["models"].items():
         t.add_row(mid, _fmt(s["accuracy"], True), _fmt(s["macro_f1"]), str(s["n_failed"]))
     console.print(t)
+    if m.get("excluded"):
+        console.print(
+            "excluded or skipped entries: "
+            + ", ".join(f"{k} {v}" for k, v in m["excluded"].items())
+            + " (`ferbench datasets check` lists them)"
+        )
+    failures: dict[str, int] = {}
+    for s in m["models"].values():
+        for k, v in s.get("failures", {}).items():
+            failures[k] = failures.get(k, 0) + v
+    if failures:
+        console.print(
+            "not scored (summed over models): " + ", ".join(f"{k} {v}" for k, v in sorted(failures.items()))
+        )
     a = m["agreement"]
     fk = a["fleiss_kappa"]
     ci = f" [95% CI {_fmt(fk['ci_low'])}, {_fmt(fk['ci_high'])}]" if fk.get("ci_low") is not None else ""
@@ -241,12 +264,35 @@ def _print_summary(m: dict[str, Any]) -> None:
         f"Fleiss' kappa across models: {_fmt(fk['value'])}{ci} "
         f"(percent agreement {_fmt(a['percent_agreement'], True)}, {a['n_items']} items)"
     )
+    people = (m.get("humans") or {}).get("people")
+    if people and people["kappa"]["n_faces"]:
+        k = people["kappa"]
+        hl = people["human_level"]
+        console.print(
+            f"People vs models on the same {k['n_faces']} faces (every vote an expression label): annotators' "
+            f"Fleiss' kappa {_est(k['humans'])}, models' {_est(k['models'])}"
+        )
+        if hl["n_faces"]:
+            best = max(hl["models"], key=lambda mid: hl["models"][mid]["score"]["value"] or 0.0)
+            console.print(
+                f"Human level (one annotator vs the others' plurality, {hl['n_faces']} majority faces): "
+                f"{_est(hl['humans'], True)}; best model {best}: {_est(hl['models'][best]['score'], True)}"
+            )
     if "faces" in m:
         f = m["faces"]
         console.print(
             f"Face stage ({f['detector']}, {f['policy']}): no face in {f['n_no_face']} of {f['n_decoded']} "
             f"decoded images (miss rate {_fmt(f['miss_rate'], True)}), {f['n_multiple_faces']} with several faces"
         )
+
+
+def _est(e: dict[str, Any], pct: bool = False) -> str:
+    """An estimate as 'value [low, high]' for the console."""
+    if e.get("value") is None:
+        return "–"
+    if e.get("ci_low") is None:
+        return _fmt(e["value"], pct)
+    return f"{_fmt(e['value'], pct)} [{_fmt(e['ci_low'], pct)}, {_fmt(e['ci_high'], pct)}]"
 
 
 @models_app.command("list")
@@ -393,4 +439,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # ``python -m ferbench.cli``: run the app of the imported module ``ferbench.cli``, on which the command
+    # modules registered (this file runs as ``__main__``, a second module object they never saw).
+    from ferbench.cli import main as _main
+
+    _main()

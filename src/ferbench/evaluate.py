@@ -3,7 +3,8 @@
 Label-set rule (see :mod:`ferbench.labels`): each model's probabilities are restricted to the dataset's
 evaluated labels that the model has, renormalised, and arg-maxed. The probability mass that fell outside the
 evaluated set is reported as ``dropped_mass`` and missing classes as ``missing_labels``.
-Samples a model could not score (unreadable image…) are counted per model as ``n_failed`` and left out of
+Samples a model could not score (unreadable image…) are counted per model as ``n_failed`` (by status in
+``failures``; a prediction with no mass on any evaluated label has status ``no_label_mass``) and left out of
 that model's metrics; agreement statistics use the items every compared model scored.
 """
 
@@ -23,6 +24,10 @@ from .metrics.classification import classification_summary
 from .models.cards import ModelCard
 
 PROB_PREFIX = "p_"
+#: The status of a scored prediction that puts zero probability on every evaluated label (a model that
+#: only ever says angry/fear on a neutral-vs-happy video, or a head whose scores on them are all 0): there is
+#: no label to pick, so it is counted under this name, apart from read/detection failures, and never scored.
+NO_LABEL_MASS = "no_label_mass"
 
 
 @dataclass
@@ -66,6 +71,7 @@ def restrict(
         kept = np.nan_to_num(raw, nan=0.0)
         total = kept.sum(axis=1)
         good = ok & (total > 0)
+        status[ok & ~good, j] = NO_LABEL_MASS
         proba[good, j] = kept[good] / total[good, None]
         pred[good, j] = proba[good, j].argmax(axis=1)
         dropped[good, j] = 1.0 - total[good] / np.nansum(full[good], axis=1)

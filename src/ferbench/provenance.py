@@ -68,6 +68,8 @@ def provenance(
         "models": {
             c.id: {
                 "sha256": c.artifact.sha256,
+                "fingerprint": c.fingerprint,  # what its stored predictions are keyed on (engine.store)
+                **({"version": c.version} if c.version else {}),
                 "artifact": c.artifact.path,
                 "upstream": c.artifact.upstream,
                 "upstream_sha256": c.artifact.upstream_sha256,

@@ -38,7 +38,7 @@ def fairness_section(ctx: EvalContext) -> dict[str, Any] | None:
     # top restricted probability per (sample, model); failed cells are never read (only scored rows are)
     confidence = np.nan_to_num(ev.proba, nan=0.0).max(axis=2)
     out: dict[str, Any] = {}
-    for i, cols in enumerate(groupings):
+    for cols in groupings:
         name = "+".join(cols)
         keys = group_keys(ctx.samples.reset_index(drop=True), cols)
         res = group_metrics(
@@ -49,9 +49,10 @@ def fairness_section(ctx: EvalContext) -> dict[str, Any] | None:
             len(ev.labels),
             min_size=min_size,
             n_boot=n_boot,
-            seed=ctx.seed + i,
+            seed=ctx.seed,
             confidence=confidence,
             abstain_below=abstain_below,
+            key=f"fairness:{name}",
         )
         estimated = any(c.startswith("est_") for c in cols)
         out[name] = {"columns": cols, "estimated": estimated, **res}

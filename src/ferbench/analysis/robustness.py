@@ -11,8 +11,9 @@ probabilities:
 * ``accuracy_drop``: clean accuracy minus perturbed accuracy, with a paired bootstrap interval;
 * ``label_change``: the share of faces whose predicted label differs from the clean one (needs no ground
   truth, so it also shows instability where the dataset label is debatable);
-* ``confidence_change`` and ``ece_change``: mean top probability, and expected calibration error (15 equal
-  bins of top probability), perturbed minus clean;
+* ``confidence_change`` and ``ece_change``: mean top probability, and expected calibration error (the
+  calibration section's ECE, :func:`ferbench.metrics.calibration.expected_calibration_error`: 15 equal-width
+  bins of top probability, right-closed), perturbed minus clean;
 * ``agreement``: Fleiss' kappa among the models, clean and perturbed, and its drop.
 """
 
@@ -24,20 +25,13 @@ import numpy as np
 
 from ..evaluate import EvalContext, EvaluatedPredictions, register_section, restrict
 from ..metrics.agreement import fleiss_kappa, rating_counts
+from ..metrics.bootstrap import interval, pattern_weights
+from ..metrics.calibration import DEFAULT_BINS, expected_calibration_error
 from ..perturb.registry import PERTURBATIONS
 
-N_BINS = 15
+N_BINS = DEFAULT_BINS  # the calibration section's ECE and bins: one definition (metrics.calibration)
 N_BOOT = 1000
-
-
-def expected_calibration_error(conf: np.ndarray, correct: np.ndarray, n_bins: int = N_BINS) -> float | None:
-    """ECE: the sample-weighted mean |accuracy − confidence| over equal-width confidence bins."""
-    if len(conf) == 0:
-        return None
-    bins = np.clip((conf * n_bins).astype(int), 0, n_bins - 1)
-    acc = np.bincount(bins, weights=correct.astype(float), minlength=n_bins)
-    cs = np.bincount(bins, weights=conf, minlength=n_bins)
-    return float(np.abs(acc - cs).sum() / len(conf))
+__all__ = ["expected_calibration_error", "robustness_metrics", "robustness_section"]
 
 
 def _paired(
@@ -46,27 +40,30 @@ def _paired(
     pp: np.ndarray,
     probc: np.ndarray,
     probp: np.ndarray,
-    rng: np.random.Generator,
+    seed: int,
+    key: str,
 ) -> dict[str, Any]:
-    """Clean vs perturbed statistics on the items both scored (``pc``/``pp`` ≥ 0)."""
+    """Clean vs perturbed statistics on the items both scored (``pc``/``pp`` ≥ 0).
+
+    The accuracy drop's interval is a paired bootstrap over those items from the stream ``(seed, key)``; the
+    items enter only through their (clean correct, perturbed correct) pair, so resampling is four weights.
+    """
     both = (pc >= 0) & (pp >= 0)
     n = int(both.sum())
     if n == 0:
         return {"n": 0, "reason": "no sample was scored both clean and perturbed"}
     y, pc, pp, probc, probp = y[both], pc[both], pp[both], probc[both], probp[both]
     cc, cp = pc == y, pp == y
-    idx = rng.integers(0, n, size=(N_BOOT, n))
-    drop_b = cc[idx].mean(axis=1) - cp[idx].mean(axis=1)
+    pat, w = pattern_weights(np.stack([cc, cp], axis=1).astype(np.int64), N_BOOT, seed, key)
+    drop_b = (w @ (pat.rows[:, 0] - pat.rows[:, 1]).astype(np.float64)) / n
     conf_c, conf_p = probc.max(axis=1), probp.max(axis=1)
-    ece_c, ece_p = expected_calibration_error(conf_c, cc), expected_calibration_error(conf_p, cp)
+    ece_c = expected_calibration_error(conf_c, cc, N_BINS)
+    ece_p = expected_calibration_error(conf_p, cp, N_BINS)
     return {
         "n": n,
         "accuracy_clean": float(cc.mean()),
         "accuracy": float(cp.mean()),
-        "accuracy_drop": {
-            "value": float(cc.mean() - cp.mean()),
-            "ci": [float(v) for v in np.quantile(drop_b, [0.025, 0.975])],
-        },
+        "accuracy_drop": {"value": float(cc.mean() - cp.mean()), **interval(drop_b)},
         "label_change": float(np.mean(pc != pp)),
         "mean_confidence_clean": float(conf_c.mean()),
         "mean_confidence": float(conf_p.mean()),
@@ -80,7 +77,13 @@ def _paired(
 def _ensemble(ev: EvaluatedPredictions) -> tuple[np.ndarray, np.ndarray]:
     """Mean restricted probability over the models; -1 where any model failed."""
     ok = np.all(ev.pred >= 0, axis=1)
-    prob = np.nan_to_num(ev.proba).mean(axis=1)
+    m = ev.proba.shape[1]
+    prob = np.zeros((ev.proba.shape[0], ev.proba.shape[2]))
+    for j in range(
+        m
+    ):  # one model at a time: never a second copy of the whole (items × models × labels) array
+        prob += np.nan_to_num(ev.proba[:, j])
+    prob /= m
     pred = np.where(ok, prob.argmax(axis=1), -1)
     return pred, prob
 
@@ -103,13 +106,24 @@ def _kappa(ev_c: EvaluatedPredictions, ev_p: EvaluatedPredictions) -> dict[str, 
 
 
 def robustness_metrics(
-    clean: EvaluatedPredictions, perturbed: EvaluatedPredictions, seed: int = 0
+    clean: EvaluatedPredictions, perturbed: EvaluatedPredictions, seed: int = 0, key: str = "perturbed"
 ) -> dict[str, Any]:
-    """Per model, ensemble and agreement: clean vs one perturbed variant of the same samples."""
-    rng = np.random.default_rng(seed)
+    """Per model, ensemble and agreement: clean vs one perturbed variant of the same samples.
+
+    Each model's interval has its own stream ``(seed, robustness:key:model)``, so it does not move when a
+    model or a perturbation is added to the run.
+    """
     y = clean.y_true
     models = {
-        mid: _paired(y, clean.pred[:, j], perturbed.pred[:, j], clean.proba[:, j], perturbed.proba[:, j], rng)
+        mid: _paired(
+            y,
+            clean.pred[:, j],
+            perturbed.pred[:, j],
+            clean.proba[:, j],
+            perturbed.proba[:, j],
+            seed,
+            f"robustness:{key}:{mid}",
+        )
         for j, mid in enumerate(clean.model_ids)
     }
     for j, mid in enumerate(clean.model_ids):
@@ -118,7 +132,7 @@ def robustness_metrics(
     if len(clean.model_ids) >= 2:
         ec, pc = _ensemble(clean)
         ep, pp = _ensemble(perturbed)
-        out["ensemble"] = _paired(y, ec, ep, pc, pp, rng)
+        out["ensemble"] = _paired(y, ec, ep, pc, pp, seed, f"robustness:{key}:ensemble")
     return out
 
 
@@ -129,7 +143,7 @@ def robustness_section(ctx: EvalContext) -> dict[str, Any] | None:
         return None
     ev = ctx.ev
     perts: dict[str, Any] = {}
-    for i, d in enumerate(described):
+    for d in described:
         ev_p = restrict(ctx.predictions, ctx.samples, ev.model_ids, ev.labels, variant=d["variant"])
         p = PERTURBATIONS[d["perturbation"]]
         entry = perts.setdefault(
@@ -140,7 +154,7 @@ def robustness_section(ctx: EvalContext) -> dict[str, Any] | None:
                 "severity": int(d["severity"]),
                 "level": float(d["level"]),
                 "variant": d["variant"],
-                **robustness_metrics(ev, ev_p, seed=ctx.seed + i),
+                **robustness_metrics(ev, ev_p, seed=ctx.seed, key=d["variant"]),
             }
         )
     worst: dict[str, Any] = {}

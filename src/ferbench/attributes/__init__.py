@@ -20,7 +20,6 @@ import pyarrow as pa
 
 from ..datasets.base import Dataset
 from ..engine.store import atomic_write_parquet
-from ..errors import SampleError
 from ..models.store import StoreSpec, store_paths
 from .agegender import FOLDER, GENDERS, SHA256, WEIGHTS, AgeGenderNet
 
@@ -49,23 +48,31 @@ def estimate_attributes(
     model_store: StoreSpec = None,
     cache_dir: str | os.PathLike[str] | None = None,
     transform: Transform | None = None,
+    variant_fingerprint: str = "",
     batch: int = 64,
 ) -> pd.DataFrame:
     """One row per sample: ``sample_id`` and the ``est_*`` columns (None where the image could not be read).
 
-    With ``cache_dir``, results are kept in ``cache_dir/attributes.parquet`` keyed by sample id, stamp and the
-    weights' sha256, and only new samples are computed on a re-run.
+    With ``cache_dir``, results are kept in ``cache_dir/attributes.parquet`` keyed by sample id, stamp, the
+    weights' sha256 and ``variant_fingerprint`` (the fingerprint of what ``transform`` does: estimates made
+    on whole images are not reused for face crops), and only new samples are computed on a re-run.
     """
     folders = [p / FOLDER for p in store_paths(model_store)] or [Path(FOLDER)]
     net = AgeGenderNet(next((f for f in folders if (f / WEIGHTS).is_file()), folders[0]))
     samples = dataset.samples
-    cached = pd.DataFrame()
+    cached = others = pd.DataFrame()
     path = None
     if cache_dir is not None:
         path = os.path.join(os.fspath(cache_dir), CACHE)
         if os.path.exists(path):
-            cached = pd.read_parquet(path)
-            cached = cached[cached["weights_sha256"] == SHA256[WEIGHTS]]
+            stored = pd.read_parquet(path)
+            if "variant_fingerprint" not in stored.columns:
+                stored["variant_fingerprint"] = None  # written before variants were keyed: never reused
+            cached = stored[
+                (stored["weights_sha256"] == SHA256[WEIGHTS])
+                & (stored["variant_fingerprint"] == variant_fingerprint)
+            ]
+            others = stored.drop(cached.index)
     done = set(zip(cached.get("sample_id", []), cached.get("stamp", []), strict=True))
     todo = samples[[(s, t) not in done for s, t in zip(samples["sample_id"], samples["stamp"], strict=True)]]
 
@@ -74,7 +81,7 @@ def estimate_attributes(
         try:
             img, _ = dataset.read(row["sample_id"], row["path"])
             return transform(img, row) if transform is not None else img
-        except SampleError:
+        except Exception:  # noqa: BLE001 - SampleError or any other: that sample gets no estimate
             return None
 
     rows = []
@@ -96,6 +103,7 @@ def estimate_attributes(
                         "sample_id": sid,
                         "stamp": stamp,
                         "weights_sha256": SHA256[WEIGHTS],
+                        "variant_fingerprint": variant_fingerprint,
                         "est_gender": GENDERS[k] if good else None,
                         "est_gender_probability": float(est_prob[j, k]) if good else None,
                         "est_age": float(est_age[j]) if good else None,
@@ -103,8 +111,9 @@ def estimate_attributes(
                     }
                 )
     table = pd.concat([cached, pd.DataFrame(rows)], ignore_index=True) if rows else cached
-    if path is not None and rows:
-        atomic_write_parquet(pa.Table.from_pandas(table, preserve_index=False), Path(path))
+    if path is not None and rows:  # rows of other weights or variants are kept, just not used here
+        everything = pd.concat([others, table], ignore_index=True) if len(others) else table
+        atomic_write_parquet(pa.Table.from_pandas(everything, preserve_index=False), Path(path))
     keys = samples[["sample_id", "stamp"]]
     merged = keys.merge(table, on=["sample_id", "stamp"], how="left")
     return merged[["sample_id", *ESTIMATED_COLUMNS]]

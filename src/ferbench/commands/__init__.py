@@ -3,4 +3,4 @@
 ``ferbench.cli`` imports the modules listed in ``COMMAND_MODULES`` after creating the app.
 """
 
-COMMAND_MODULES: list[str] = ["humans", "compare", "datasets_check", "models_pull", "predict"]
+COMMAND_MODULES: list[str] = ["humans", "compare", "datasets_check", "models_pull", "predict", "store"]

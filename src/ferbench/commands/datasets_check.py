@@ -72,6 +72,7 @@ def datasets_check(
     for note in rep.notes:
         console.print(f"note: {note}", highlight=False)
     _rows("unmapped labels", rep.unmapped, ["where", "reason", "orig_label", "detail"], show)
+    _rows("skipped: named like images but not files", rep.skipped, ["where", "detail"], show)
     _rows("missing files listed in label files", rep.missing_files, ["sample_id", "path"], show)
     _rows("unreadable files", rep.unreadable, ["sample_id", "reason", "detail"], show)
     dups = [

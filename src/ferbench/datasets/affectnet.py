@@ -185,7 +185,7 @@ def load_affectnet8(root: Path) -> Dataset:
         if not ann_dir.is_dir():
             raise DatasetError(f"{folder}: annotations/ folder not found (AffectNet 8-class layout)")
         images = (
-            {p.stem: p for p in iter_files(img_dir, IMAGE_SUFFIXES, recursive=False)}
+            {p.stem: p for p in iter_files(img_dir, IMAGE_SUFFIXES, recursive=False, skipped=ex)}
             if img_dir.is_dir()
             else {}
         )

@@ -37,7 +37,16 @@ REQUIRED_COLUMNS = ("sample_id", "path", "label", "split", "stamp")
 EXCLUDED_COLUMNS = ("where", "reason", "orig_label", "detail")
 # Exclusion reasons that mean "the label file says something this loader does not understand"; the others
 # (non_expression, no_canonical_label, excluded_by_map) are documented, expected exclusions.
-UNMAPPED_REASONS = ("unknown_label", "bad_name", "malformed_line", "missing_label")
+UNMAPPED_REASONS = (
+    "unknown_label",
+    "bad_name",
+    "malformed_line",
+    "missing_label",
+    "bad_votes",
+    "duplicate_name",
+    "missing_image",
+    "unlisted_image",
+)
 
 log = logging.getLogger("ferbench.datasets")
 
@@ -56,6 +65,10 @@ class Dataset:
     label_set: tuple[str, ...] = ()
     # Label-file rows that did not become samples: columns where, reason, orig_label, detail.
     excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(EXCLUDED_COLUMNS)))
+    # Faces that carry annotator votes (``votes_<label>``) but no label under the dataset's label rule (e.g. a
+    # FER+ face whose votes tie). They are not samples: no accuracy is computed on them. Models still run on
+    # them so that people-vs-models statistics cover every voted face (see ``with_vote_only``).
+    vote_only: pd.DataFrame | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         missing = [c for c in REQUIRED_COLUMNS if c not in self.samples.columns]
@@ -97,31 +110,54 @@ class Dataset:
 
         The subset is drawn with ``seed`` and kept in dataset order, so the same arguments always select the
         same samples, and every class has its fair chance to appear (the first N files would all be 'angry').
+        Vote-only faces follow the same split; with ``limit`` the same share of them is drawn separately with
+        the same seed, so the samples chosen are exactly those a dataset without them would give.
         """
         df = self.samples
+        extra = self.vote_only
         if split:
-            groups = df["split_group"] if "split_group" in df.columns else None
-            mask = df["split"] == split
-            if groups is not None:
-                mask |= groups == split
+            mask = _split_mask(df, split)
             if not mask.any():
+                groups = df["split_group"] if "split_group" in df.columns else None
                 known = sorted(set(df["split"]) | (set(groups) if groups is not None else set()))
                 raise DatasetError(
                     f"dataset '{self.name}' has no split '{split}'; splits: {', '.join(known)}"
                 )
             df = df[mask]
+            if extra is not None:
+                extra = extra[_split_mask(extra, split)]
         if limit is not None:
             if limit < 1:
                 raise DatasetError(f"--limit must be at least 1, got {limit}")
+            if extra is not None and len(extra):
+                # the same share of vote-only faces as of samples
+                n_extra = round(limit * len(extra) / max(len(df), 1))
+                if n_extra < len(extra):
+                    extra = extra.sample(n=n_extra, random_state=seed).sort_index()
             if limit < len(df):
                 df = df.sample(n=limit, random_state=seed).sort_index()
         return Dataset(
-            self.name, self.root, df.copy(), self.description, self.pixels, self.labels, self.excluded
-        )
+            self.name, self.root, df.copy(), self.description, self.pixels, self.labels, self.excluded,
+            None if extra is None else extra.copy(),
+        )  # fmt: skip
+
+    def with_vote_only(self) -> Dataset:
+        """Samples and vote-only faces in one table (vote-only rows have no label): what models must score."""
+        if self.vote_only is None or self.vote_only.empty:
+            return self
+        both = pd.concat([self.samples, self.vote_only], ignore_index=True)
+        return Dataset(self.name, self.root, both, self.description, self.pixels, self.labels, self.excluded)
 
     def exclusion_counts(self) -> dict[str, int]:
         """Excluded label-file rows per reason."""
         return {str(k): int(v) for k, v in self.excluded["reason"].value_counts().sort_index().items()}
+
+
+def _split_mask(df: pd.DataFrame, split: str) -> pd.Series:
+    mask = df["split"] == split
+    if "split_group" in df.columns:
+        mask |= df["split_group"] == split
+    return mask
 
 
 def file_stamp(path: Path) -> str:

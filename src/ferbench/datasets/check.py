@@ -22,6 +22,7 @@ import pandas as pd
 from ..errors import SampleError
 from ..hashing import sha256_bytes
 from .base import UNMAPPED_REASONS, Dataset, EmptyDatasetError, load_dataset, log
+from .common import NOT_A_FILE
 from .images import decode_image, read_bytes, read_header
 
 # How many rows of each kind the human-readable report and the JSON list in full (counts are always full).
@@ -39,6 +40,7 @@ class CheckReport:
     excluded: dict[str, int] = field(default_factory=dict)  # reason -> n
     unmapped: list[dict[str, str]] = field(default_factory=list)
     excluded_rows: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # named like images, not files (not_a_file)
     missing_files: list[dict[str, str]] = field(default_factory=list)
     unreadable: list[dict[str, str]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
@@ -52,6 +54,7 @@ class CheckReport:
     def problems(self) -> dict[str, int]:
         found = {
             "unmapped_labels": len(self.unmapped),
+            "skipped_entries": len(self.skipped),
             "missing_files": len(self.missing_files),
             "unreadable_files": len(self.unreadable),
             "duplicate_groups": len(self.duplicates),
@@ -70,6 +73,7 @@ class CheckReport:
             "excluded": self.excluded,
             "problems": self.problems,
             "unmapped": self.unmapped[:LIST_LIMIT],
+            "skipped": self.skipped[:LIST_LIMIT],
             "missing_files": self.missing_files[:LIST_LIMIT],
             "unreadable": self.unreadable[:LIST_LIMIT],
             "duplicates": self.duplicates[:LIST_LIMIT],
@@ -195,6 +199,7 @@ def _exclusions(rep: CheckReport, excluded: pd.DataFrame) -> None:
     records = excluded.astype(str).to_dict("records")
     rep.unmapped = [r for r in records if r["reason"] in UNMAPPED_REASONS]
     rep.excluded_rows = [r for r in records if r["reason"] not in UNMAPPED_REASONS]
+    rep.skipped = [r for r in records if r["reason"] == NOT_A_FILE]
 
 
 def check(name: str, data_root: str | os.PathLike[str], decode: bool = True, **options: Any) -> CheckReport:

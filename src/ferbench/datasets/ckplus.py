@@ -132,7 +132,9 @@ def load_ckplus(root: Path, first_frame_neutral: bool = False) -> Dataset:
         )
         if first_frame_neutral:
             frames = (
-                [p for p in iter_files(seq_dir, IMAGE_SUFFIXES, recursive=False)] if seq_dir.is_dir() else []
+                [p for p in iter_files(seq_dir, IMAGE_SUFFIXES, recursive=False, skipped=ex)]
+                if seq_dir.is_dir()
+                else []
             )
             if frames and frames[0] != peak:
                 first = frames[0]
@@ -168,7 +170,7 @@ def load_ckplus48(root: Path) -> Dataset:
     ex = Exclusions()
     for folder in sorted(p for p in base.iterdir() if p.is_dir() and not is_hidden(p)):
         canon = FOLDERS48.get(folder.name.lower())
-        for f in iter_files(folder, IMAGE_SUFFIXES):
+        for f in iter_files(folder, IMAGE_SUFFIXES, skipped=ex):
             where = rel(f, root)
             if canon is None:
                 ex.add(

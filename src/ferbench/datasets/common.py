@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DatasetError
 from ..labels import to_canonical
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"}
+NOT_A_FILE = "not_a_file"  # the exclusion reason of an entry named like an image that is not a file
+
+if TYPE_CHECKING:
+    from .base import Exclusions
+
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 
 
@@ -60,14 +67,37 @@ def is_hidden(p: Path | str) -> bool:
     return name.startswith(".") or name == "__MACOSX"
 
 
-def iter_files(folder: Path, suffixes: set[str], recursive: bool = True) -> Iterator[Path]:
-    """Files under ``folder`` with one of ``suffixes`` (case-insensitive), sorted, skipping hidden entries."""
+def not_a_file(p: Path) -> str | None:
+    """Why an entry named like an image cannot be one (a directory, a broken link…), or None for a file."""
+    if p.is_file():
+        return None
+    if p.is_symlink() and not p.exists():
+        return f"a broken symbolic link (to {os.readlink(p)})"
+    if p.is_dir():
+        return "a directory, not an image file"
+    return "not a regular file"
+
+
+def iter_files(
+    folder: Path, suffixes: set[str], recursive: bool = True, skipped: Exclusions | None = None
+) -> Iterator[Path]:
+    """Files under ``folder`` with one of ``suffixes`` (case-insensitive), sorted, skipping hidden entries.
+
+    An entry with such a suffix that is not a readable file (a directory named ``x.jpg``, a broken symbolic
+    link) is not silently dropped: it goes to ``skipped`` under the reason ``not_a_file``, so ``ferbench
+    datasets check`` and the run summary list it.
+    """
     it = folder.rglob("*") if recursive else folder.iterdir()
     for p in sorted(it):
         if any(is_hidden(part) for part in p.relative_to(folder).parts):
             continue
-        if p.is_file() and p.suffix.lower() in suffixes:
+        if p.suffix.lower() not in suffixes:
+            continue
+        why = not_a_file(p)
+        if why is None:
             yield p
+        elif skipped is not None:
+            skipped.add(str(p), NOT_A_FILE, "", why)
 
 
 def read_lines(path: Path) -> list[str]:

@@ -21,8 +21,8 @@ import pandas as pd
 
 from ..errors import DatasetError
 from ..labels import FER2013_CLASSES, to_canonical
-from .base import Dataset, file_stamp, register_dataset
-from .common import IMAGE_SUFFIXES, class_folder_label
+from .base import Dataset, Exclusions, file_stamp, finish, register_dataset
+from .common import IMAGE_SUFFIXES, class_folder_label, iter_files
 
 FOLDER_SPLITS = {"train": "Training", "test": None}
 PIXELS = 48 * 48
@@ -41,12 +41,11 @@ def load_fer2013_images(root: Path) -> Dataset:
     if not subsets:
         raise DatasetError(f"{root}: expected a 'train/' or 'test/' folder (FER2013 image-folder layout)")
     rows = []
+    ex = Exclusions()
     for subset in subsets:
         for class_dir in sorted(p for p in (root / subset).iterdir() if p.is_dir()):
             label = class_folder_label(class_dir)
-            for f in sorted(class_dir.iterdir()):
-                if not f.is_file() or f.suffix.lower() not in IMAGE_SUFFIXES:
-                    continue
+            for f in iter_files(class_dir, IMAGE_SUFFIXES, recursive=False, skipped=ex):
                 split = FOLDER_SPLITS[subset] or _test_split(f.name)
                 rows.append(
                     {
@@ -61,7 +60,7 @@ def load_fer2013_images(root: Path) -> Dataset:
                 )
     if not rows:
         raise DatasetError(f"{root}: no images found under {', '.join(s + '/' for s in subsets)}")
-    return Dataset("fer2013-images", root, pd.DataFrame(rows), "FER2013 (Kaggle image folders)")
+    return finish("fer2013-images", root, rows, "FER2013 (Kaggle image folders)", ex)
 
 
 @register_dataset("fer2013-csv", "FER2013, original challenge pixel file fer2013.csv (emotion,pixels,Usage)")

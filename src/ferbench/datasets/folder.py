@@ -32,7 +32,7 @@ def load_image_folder(root: Path, label_map: LabelMapSpec = None) -> Dataset:
     for split, class_dirs in groups:
         for cdir in class_dirs:
             label, reason = lmap.lookup(cdir.name)
-            for f in iter_files(cdir, IMAGE_SUFFIXES):
+            for f in iter_files(cdir, IMAGE_SUFFIXES, skipped=ex):
                 where = rel(f, root)
                 if label is None:
                     detail = (

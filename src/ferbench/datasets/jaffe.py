@@ -32,7 +32,7 @@ NAME_RE = re.compile(r"^([A-Z]{2})\.([A-Z]{2})(\d+)\.(\d+)\.tiff?$", re.IGNORECA
 def load_jaffe(root: Path) -> Dataset:
     rows: list[dict[str, object]] = []
     ex = Exclusions()
-    for f in iter_files(root, {".tiff", ".tif"}):
+    for f in iter_files(root, {".tiff", ".tif"}, skipped=ex):
         where = rel(f, root)
         m = NAME_RE.match(f.name)
         if not m:

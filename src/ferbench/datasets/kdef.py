@@ -35,7 +35,7 @@ NAME_RE = re.compile(r"^([AB])([FM])(\d{2})([A-Z]{2})(FL|FR|HL|HR|S)\.jpe?g$", r
 def load_kdef(root: Path) -> Dataset:
     rows: list[dict[str, object]] = []
     ex = Exclusions()
-    for f in iter_files(root, {".jpg", ".jpeg"}):
+    for f in iter_files(root, {".jpg", ".jpeg"}, skipped=ex):
         where = rel(f, root)
         m = NAME_RE.match(f.name)
         if not m:

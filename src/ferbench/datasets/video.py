@@ -25,8 +25,8 @@ import pandas as pd
 
 from ..errors import DatasetError, SampleError
 from ..faces.video import decode_sampled, n_samples, probe
-from .base import Dataset, file_stamp, register_dataset
-from .common import VIDEO_SUFFIXES, class_folder_label
+from .base import Dataset, Exclusions, file_stamp, register_dataset
+from .common import VIDEO_SUFFIXES, class_folder_label, iter_files
 
 DEFAULT_FPS = 2.0
 _FRAME_RE = re.compile(r"#f(\d+)")
@@ -94,11 +94,10 @@ def load_video_folder(root: Path, fps: float = DEFAULT_FPS) -> VideoDataset:
         raise DatasetError(f"{root}: expected a folder with one subfolder of clips per class")
     rows: list[dict[str, object]] = []
     broken: dict[str, str] = {}
+    ex = Exclusions()
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         label = class_folder_label(class_dir)
-        for f in sorted(class_dir.iterdir()):
-            if not f.is_file() or f.suffix.lower() not in VIDEO_SUFFIXES:
-                continue
+        for f in iter_files(class_dir, VIDEO_SUFFIXES, recursive=False, skipped=ex):
             clip_id = f"{class_dir.name}/{f.name}"
             path = str(f.resolve())
             try:
@@ -127,5 +126,11 @@ def load_video_folder(root: Path, fps: float = DEFAULT_FPS) -> VideoDataset:
             f"{root}: no video clips ({', '.join(sorted(VIDEO_SUFFIXES))}) in class subfolders"
         )
     return VideoDataset(
-        "video-folder", root, pd.DataFrame(rows), "Video clips by class folder", fps=fps, broken=broken
+        "video-folder",
+        root,
+        pd.DataFrame(rows),
+        "Video clips by class folder",
+        excluded=ex.frame(),
+        fps=fps,
+        broken=broken,
     )

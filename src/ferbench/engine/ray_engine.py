@@ -34,6 +34,7 @@ from .runner import (
     EngineReport,
     Plan,
     ProgressFn,
+    RowKeys,
     Transform,
     _ModelWork,
     announce,
@@ -41,6 +42,8 @@ from .runner import (
     pending_masks,
     plan,
     prepare_work,
+    record_keys,
+    row_keys,
 )
 from .store import PredictionStore
 
@@ -86,7 +89,7 @@ class ModelWorker:
         return {"device": self.plan.device, "note": self.plan.note, "pid": os.getpid()}
 
     def _model(self, card: ModelCard) -> _ModelWork:
-        key = (card.id, card.artifact.sha256)
+        key = (card.id, card.fingerprint)
         if key not in self.loaded:
             self.loaded[key] = prepare_work(
                 [card], {card.id: np.ones(1, dtype=bool)}, self.model_store, self.plan
@@ -98,7 +101,7 @@ class ModelWorker:
         shard: Dataset,
         cards: list[ModelCard],
         need: dict[str, np.ndarray],
-        variant: str,
+        keys: RowKeys,
         transform: Transform | None,
     ) -> list[tuple[str, pa.Table]]:
         work = []
@@ -111,7 +114,7 @@ class ModelWorker:
             shard,
             work,
             self.plan,
-            variant=variant,
+            keys=keys,
             chunk_size=self.chunk_size,
             emit=lambda card, table: out.setdefault(card.id, []).append(table),
             transform=transform,
@@ -189,9 +192,11 @@ def run_models_ray(
     """Fill the prediction store like :func:`~ferbench.engine.runner.run_models`, computing on Ray actors."""
     ray = _import_ray()
     opts = options or EngineOptions()
-    todo, reused = pending_masks(dataset, cards, store, opts.variant)
+    keys = row_keys(cards, store, opts)
+    todo, reused = pending_masks(dataset, cards, store, keys)
     computed = {c.id: 0 for c in cards}
     if not any(m.any() for m in todo.values()):
+        record_keys(store, cards, keys)
         return EngineReport(computed, reused, device=opts.device)
     active = [c for c in cards if todo[c.id].any()]
     # Verify every model's weights here first: a tampered file fails before any actor starts.
@@ -199,6 +204,7 @@ def run_models_ray(
 
     for c in active:
         verified_weight_path(c, model_store)
+    record_keys(store, cards, keys)  # weights verified: these fingerprints are now the current ones
 
     t0 = time.perf_counter()
     started = _init_ray(ray, address, workers)
@@ -252,7 +258,7 @@ def run_models_ray(
 
         def task(actor: Any, pos: np.ndarray) -> Any:
             need = {c.id: todo[c.id][pos] for c in active}
-            return actor.run.remote(shard_dataset(dataset, pos), active, need, opts.variant, transform_ref)
+            return actor.run.remote(shard_dataset(dataset, pos), active, need, keys, transform_ref)
 
         for result in pool.map_unordered(task, shards):
             for model_id, table in result:

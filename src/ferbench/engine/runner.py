@@ -38,13 +38,19 @@ from ..models.cards import ModelCard
 from ..models.preprocess import PixelCache, PixelKey, normalise, pixel_key
 from ..models.runtime import resolve_device
 from ..models.store import StoreSpec
-from .store import PROB_COLUMNS, SCHEMA, PredictionStore
+from .store import PROB_COLUMNS, SCHEMA, PredictionStore, variant_fingerprint
 
 ProgressFn = Callable[[int], None]
 # A per-sample image transform run after decoding (face detection and cropping, a perturbation…). It gets the
 # decoded BGR image and the sample's row; it returns the image the models should see, or raises SampleError
-# (e.g. "no_face"), which is recorded for that sample. Its output is cached under ``EngineOptions.variant``.
+# (e.g. "no_face"), which is recorded for that sample (any other exception is recorded too, with status
+# ``exception``). Its output is cached under ``EngineOptions.variant`` and ``variant_fingerprint``: a caller
+# whose transform changes must change one of them.
 Transform = Callable[[np.ndarray, pd.Series], np.ndarray]
+
+#: The status of a sample whose preparation raised something other than a SampleError (a perturbation's
+#: ValueError, an OpenCV error on an odd image): recorded with the exception's type and message.
+SAMPLE_EXCEPTION = "exception"
 
 CPU_BATCH = 8  # best or near-best per-call batch for the zoo's CNNs on one core (docs/performance.md)
 CUDA_BATCH = 128
@@ -72,6 +78,8 @@ class EngineOptions:
     decode_workers: int = 0  # 0: os.cpu_count()
     device: str = "cpu"
     variant: str = "clean"
+    # Every parameter of the image pipeline behind ``variant`` (store.variant_fingerprint); "" keys on the name.
+    variant_fingerprint: str = ""
     inference_workers: int = 0  # model calls in flight at once; 0: cores // threads on CPU, 2 on CUDA
 
 
@@ -157,19 +165,29 @@ def _decode_chunk(
 
     def one(i: int) -> _Sample:
         digest = ""
+        stage = "reading"
         try:
             img, raw = dataset.read(sample_ids[i], paths[i])
             digest = sha256_bytes(raw)
             if transform is not None:
+                stage = "transforming (face crop, perturbation)"
                 img = transform(img, rows.iloc[i])
+            stage = "preprocessing"
+            cache = PixelCache(img)
+            pos = positions[i]
+            pix = {w.key: cache.get(w.card.preprocess) for w in work if w.need[pos] and not w.custom_prepare}
         except SampleError as exc:
             return _Sample(None, None, digest, exc.reason, str(exc))
-        cache = PixelCache(img)
-        pos = positions[i]
-        pix = {w.key: cache.get(w.card.preprocess) for w in work if w.need[pos] and not w.custom_prepare}
+        except Exception as exc:  # noqa: BLE001 - one sample's failure is recorded; the run goes on
+            return _Sample(None, None, digest, SAMPLE_EXCEPTION, exception_text(sample_ids[i], stage, exc))
         return _Sample(pix, img if keep_image else None, digest, "ok", "")
 
     return list(pool.map(one, range(len(rows))))
+
+
+def exception_text(sample_id: object, stage: str, exc: BaseException) -> str:
+    """One line for a sample's unexpected exception: which sample, at which step, type and message."""
+    return f"{sample_id}: {stage} raised {type(exc).__name__}: {exc}"
 
 
 def _infer_batch(w: _ModelWork, items: list[_Sample]) -> np.ndarray:
@@ -194,8 +212,39 @@ class _ChunkColumns:
 _LABELS = np.array(CANONICAL_LABELS, dtype=object)
 
 
+@dataclass(frozen=True)
+class RowKeys:
+    """The fingerprints the rows of one engine pass are written under (see :mod:`.store`)."""
+
+    variant: str
+    variant_fingerprint: str
+    models: dict[str, str]  # model id -> model fingerprint
+
+
+def row_keys(cards: Sequence[ModelCard], store: PredictionStore, opts: EngineOptions) -> RowKeys:
+    """The pass's keys: each card's fingerprint (or the store's one-run stand-in) and the variant's."""
+    vfp = opts.variant_fingerprint or variant_fingerprint(opts.variant)
+    return RowKeys(opts.variant, vfp, {c.id: store.model_fingerprint(c) for c in cards})
+
+
+def record_keys(store: PredictionStore, cards: Sequence[ModelCard], keys: RowKeys) -> None:
+    """Make ``keys`` the store's current fingerprints (the ledger ``read`` and ``prune`` go by)."""
+    store.record(
+        {
+            c.id: {
+                "fingerprint": keys.models[c.id],
+                "sha256": c.artifact.sha256,
+                "version": c.version,
+                "recorded": time.time(),
+            }
+            for c in cards
+        },
+        {keys.variant: {"fingerprint": keys.variant_fingerprint, "recorded": time.time()}},
+    )
+
+
 def rows_table(
-    card: ModelCard, sha: str | None, variant: str, cols: _ChunkColumns, sel: np.ndarray, canon: np.ndarray
+    card: ModelCard, keys: RowKeys, cols: _ChunkColumns, sel: np.ndarray, canon: np.ndarray
 ) -> pa.Table:
     """Arrow rows for one model over the selected samples of a chunk; ``canon`` holds the ok ones in order."""
     n = int(sel.sum())
@@ -210,8 +259,10 @@ def rows_table(
         "stamp": pa.array(cols.stamp[sel], pa.string()),
         "content_sha256": pa.array(cols.digest[sel], pa.string()),
         "model_id": pa.array(np.full(n, card.id, dtype=object), pa.string()),
-        "model_sha256": pa.array(np.full(n, sha, dtype=object), pa.string()),
-        "variant": pa.array(np.full(n, variant, dtype=object), pa.string()),
+        "model_sha256": pa.array(np.full(n, card.artifact.sha256, dtype=object), pa.string()),
+        "variant": pa.array(np.full(n, keys.variant, dtype=object), pa.string()),
+        "model_fingerprint": pa.array(np.full(n, keys.models[card.id], dtype=object), pa.string()),
+        "variant_fingerprint": pa.array(np.full(n, keys.variant_fingerprint, dtype=object), pa.string()),
         "status": pa.array(cols.status[sel], pa.string()),
         "error": pa.array(cols.error[sel], pa.string()),
     }
@@ -230,7 +281,7 @@ def compute(
     work: list[_ModelWork],
     pl: Plan,
     *,
-    variant: str,
+    keys: RowKeys,
     chunk_size: int,
     emit: Emit,
     transform: Transform | None = None,
@@ -261,15 +312,24 @@ def compute(
             jobs.append((w, sel, futs))
         return cols, jobs
 
-    def finish(p: Pending) -> None:
+    def finish(p: Pending, strict: bool = True) -> None:
+        """Write each model's rows of a chunk; a model whose call failed raises after the others are written
+        (``strict=False``, on the abort path: it is skipped, the abort's own exception propagates)."""
         cols, jobs = p
+        failed: BaseException | None = None
         for w, sel, futs in jobs:
-            native = [f.result() for f in futs]
+            try:
+                native = [f.result() for f in futs]
+            except Exception as exc:  # noqa: BLE001 - re-raised below once the other models are written
+                failed = failed or exc
+                continue
             n_cls = len(w.card.classes)
             canon = w.adapter.to_canonical(np.concatenate(native) if native else np.zeros((0, n_cls)))
-            table = rows_table(w.card, w.card.artifact.sha256, variant, cols, sel, canon)
+            table = rows_table(w.card, keys, cols, sel, canon)
             emit(w.card, table)
             advance(table.num_rows)
+        if failed is not None and strict:
+            raise failed
 
     with (
         ThreadPoolExecutor(max_workers=pl.decode_workers, thread_name_prefix="ferbench-decode") as pool,
@@ -285,14 +345,22 @@ def compute(
 
         nxt = decode(0)
         pending: Pending | None = None
-        for ci, pos in enumerate(chunks):
-            decoded = nxt.result()
-            if ci + 1 < len(chunks):
-                nxt = decode(ci + 1)
-            current = submit(pos, decoded)
+        try:
+            for ci, pos in enumerate(chunks):
+                decoded = nxt.result()
+                if ci + 1 < len(chunks):
+                    nxt = decode(ci + 1)
+                current = submit(pos, decoded)
+                if pending is not None:
+                    p, pending = pending, None
+                    finish(p)  # chunk k-1's rows are built and written while chunk k is being inferred
+                pending = current
+        except BaseException:
+            # An abort (a model call that raised, Ctrl-C): first write what is already computed, so a resumed
+            # run loses at most the chunk in flight.
             if pending is not None:
-                finish(pending)  # chunk k-1's rows are built and written while chunk k is being inferred
-            pending = current
+                finish(pending, strict=False)
+            raise
         if pending is not None:
             finish(pending)
 
@@ -316,13 +384,15 @@ def prepare_work(
 
 
 def pending_masks(
-    dataset: Dataset, cards: Sequence[ModelCard], store: PredictionStore, variant: str
+    dataset: Dataset, cards: Sequence[ModelCard], store: PredictionStore, keys: RowKeys
 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
     """Per model, which samples still need computing (True) and how many rows are reused from the store."""
     todo: dict[str, np.ndarray] = {}
     reused: dict[str, int] = {}
     for card in cards:
-        done = store.done_mask(card.id, card.artifact.sha256, variant, dataset.samples)
+        done = store.done_mask(
+            card.id, keys.models[card.id], keys.variant, keys.variant_fingerprint, dataset.samples
+        )
         todo[card.id] = ~done
         reused[card.id] = int(done.sum())
     return todo, reused
@@ -353,9 +423,11 @@ def run_models(
 ) -> EngineReport:
     """Fill the prediction store for every (sample, model) pair of ``dataset`` × ``cards`` not yet in it."""
     opts = options or EngineOptions()
-    todo, reused = pending_masks(dataset, cards, store, opts.variant)
+    keys = row_keys(cards, store, opts)
+    todo, reused = pending_masks(dataset, cards, store, keys)
     computed = {c.id: 0 for c in cards}
     if not any(m.any() for m in todo.values()):
+        record_keys(store, cards, keys)
         return EngineReport(computed, reused, device=opts.device)
     t0 = time.perf_counter()
     pl = plan(opts)
@@ -363,6 +435,10 @@ def run_models(
     work = prepare_work(cards, todo, model_store, pl)
     for w in work:
         notes += announce_all(w.adapter.notes)
+    # The weights are verified: from here on these fingerprints are the current ones (before any row is
+    # written, so the ledger always names the rows a later read should see). A run refused earlier (a
+    # missing or tampered file) leaves the ledger, and so what is current, as it was.
+    record_keys(store, cards, keys)
     t1 = time.perf_counter()
     total = int(sum(w.need.sum() for w in work))
     advance = progress(total, len(work)) if progress else (lambda n: None)
@@ -375,7 +451,7 @@ def run_models(
         dataset,
         work,
         pl,
-        variant=opts.variant,
+        keys=keys,
         chunk_size=opts.chunk_size,
         emit=emit,
         transform=transform,

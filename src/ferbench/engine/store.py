@@ -2,18 +2,29 @@
 
 Rows are written in part files under ``RUN_DIR/parts/<model>/<variant>/``; each part is written to a
 temporary name, flushed to disk and renamed into place, so a run killed at any instant (even ``kill -9``)
-leaves only whole parts behind, and a resumed run skips exactly the rows those parts hold. A row is reused
-when its sample id, the sample file's stamp (size and mtime), the model's weight sha256 and the variant all
-match; anything else is recomputed. ``predictions.parquet`` is the consolidated view for the current run.
+leaves only whole parts behind, and a resumed run skips exactly the rows those parts hold.
+
+A row is reused only when everything that produced it is unchanged: its sample id and the sample file's stamp
+(size and mtime), the *model fingerprint* (:attr:`~ferbench.models.cards.ModelCard.fingerprint`: weights,
+every output-relevant card field, the adapter code's version) and the *variant fingerprint* (every parameter
+of the face stage and perturbation in front of the model). Rows keyed otherwise stay on disk untouched but are
+never read by a run: :meth:`PredictionStore.read` returns only *current* rows, those whose fingerprints the
+most recent run recorded for their model and variant in ``RUN_DIR/store.json`` (the ledger; ``ferbench store
+info`` lists the rest and ``ferbench store prune`` deletes them). A model with neither a weight sha256 nor a
+declared version gets a fingerprint unique to one run, so its rows are never reused.
+``predictions.parquet`` is the consolidated view for the current run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,10 +33,14 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from ..atomic import write_json_atomic
+from ..fingerprint import variant_fingerprint
 from ..labels import CANONICAL_LABELS
 
 PROB_COLUMNS = tuple(f"p_{label}" for label in CANONICAL_LABELS)
-KEY_COLUMNS = ("sample_id", "stamp", "model_id", "model_sha256", "variant")
+KEY_COLUMNS = ("sample_id", "stamp", "model_id", "model_fingerprint", "variant", "variant_fingerprint")
+LEDGER = "store.json"
+__all__ = ["PredictionStore", "StoreEntry", "variant_fingerprint", "atomic_write_parquet"]
 
 SCHEMA = pa.schema(
     [
@@ -35,6 +50,8 @@ SCHEMA = pa.schema(
         ("model_id", pa.string()),
         ("model_sha256", pa.string()),
         ("variant", pa.string()),
+        ("model_fingerprint", pa.string()),
+        ("variant_fingerprint", pa.string()),
         ("status", pa.string()),
         ("error", pa.string()),
         *[(c, pa.float64()) for c in PROB_COLUMNS],
@@ -64,12 +81,67 @@ def atomic_write_parquet(table: pa.Table, path: Path) -> None:
         os.close(dir_fd)
 
 
+@dataclass(frozen=True)
+class StoreEntry:
+    """Rows of one (model, variant) under one pair of fingerprints, as ``ferbench store info`` lists them."""
+
+    model_id: str
+    variant: str
+    model_fingerprint: str | None
+    variant_fingerprint: str | None
+    rows: int
+    parts: int
+    current: bool
+
+
 class PredictionStore:
-    """Reads and appends prediction rows under a run directory."""
+    """Reads and appends prediction rows under a run directory, keyed by model and variant fingerprints."""
 
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:
         self.run_dir = Path(run_dir)
         self.parts_dir = self.run_dir / "parts"
+        self.ledger_path = self.run_dir / LEDGER
+        # Stands in for the fingerprint of a model nothing pins (no weight sha256, no version): unique to this
+        # store object, i.e. to one run, so such rows are read back by the run that made them and never reused.
+        self._session = uuid.uuid4().hex[:16]
+
+    def model_fingerprint(self, card: Any) -> str:
+        """``card.fingerprint``, or a one-run stand-in when the card pins nothing (never reused)."""
+        fp: str | None = card.fingerprint
+        return fp if fp is not None else f"model:unpinned-{self._session}"
+
+    # The ledger: which fingerprints are current for each model id and variant name.
+
+    def ledger(self) -> dict[str, dict[str, Any]]:
+        """``{"models": {id: {...}}, "variants": {name: {...}}}`` as the most recent runs recorded them."""
+        try:
+            data = json.loads(self.ledger_path.read_text())
+        except FileNotFoundError:
+            data = {}
+        return {"models": dict(data.get("models", {})), "variants": dict(data.get("variants", {}))}
+
+    def record(
+        self,
+        models: Mapping[str, Mapping[str, Any]] | None = None,
+        variants: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Make these fingerprints the current ones (each value holds at least ``fingerprint``).
+
+        Called by the engine before it writes a row, so the ledger always names the fingerprints of the rows
+        a later ``read`` should see; safe because one run at a time holds the folder (:mod:`.lock`).
+        """
+        led = self.ledger()
+        led["models"].update({k: dict(v) for k, v in (models or {}).items()})
+        led["variants"].update({k: dict(v) for k, v in (variants or {}).items()})
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(led, self.ledger_path)
+
+    def current_fingerprints(self) -> tuple[set[str], set[str]]:
+        led = self.ledger()
+        return (
+            {str(v["fingerprint"]) for v in led["models"].values()},
+            {str(v["fingerprint"]) for v in led["variants"].values()},
+        )
 
     def _part_files(self, model_id: str | None = None, variant: str | None = None) -> list[Path]:
         base = self.parts_dir / model_id if model_id else self.parts_dir
@@ -103,13 +175,18 @@ class PredictionStore:
         *,
         variant: str | None = None,
         model_sha256: str | None = None,
+        model_fingerprints: Iterable[str] | None = None,
+        variant_fingerprints: Iterable[str] | None = None,
+        current: bool = True,
         dedupe: bool = True,
     ) -> pa.Table:
         """Stored rows as an Arrow table, reading only the parts, columns and rows asked for.
 
         Parts live under ``<model>/<variant>/``, so ``model_ids`` and ``variant`` prune whole files before any
         is opened; ``columns`` is pushed down to the Parquet reader (the key columns always come along so that
-        duplicates can be dropped); ``model_sha256`` is a row filter. Later duplicates of a key win.
+        duplicates can be dropped); ``model_sha256`` and the fingerprint sets are row filters. Fingerprints not
+        given are the ledger's current ones unless ``current=False`` (every row on disk, stale ones included).
+        Later duplicates of a key win.
         """
         files: list[Path] = []
         for mid in model_ids if model_ids is not None else [None]:  # type: ignore[list-item]
@@ -119,15 +196,25 @@ class PredictionStore:
             if columns is None
             else [c for c in SCHEMA.names if c in set(columns) | set(KEY_COLUMNS)]
         )
+        if current and (model_fingerprints is None or variant_fingerprints is None):
+            led_models, led_variants = self.current_fingerprints()
+            model_fingerprints = led_models if model_fingerprints is None else model_fingerprints
+            variant_fingerprints = led_variants if variant_fingerprints is None else variant_fingerprints
         if not files:
             return SCHEMA.empty_table().select(cols)
         dataset = pads.dataset([str(f) for f in files], schema=SCHEMA, format="parquet")
-        flt = None
+        conds = []
         if variant is not None:
-            flt = pc.field("variant") == variant
+            conds.append(pc.field("variant") == variant)
         if model_sha256 is not None:
-            f2 = pc.field("model_sha256") == model_sha256
-            flt = f2 if flt is None else flt & f2
+            conds.append(pc.field("model_sha256") == model_sha256)
+        if model_fingerprints is not None:
+            conds.append(pc.field("model_fingerprint").isin(sorted(set(model_fingerprints))))
+        if variant_fingerprints is not None:
+            conds.append(pc.field("variant_fingerprint").isin(sorted(set(variant_fingerprints))))
+        flt = None
+        for c in conds:
+            flt = c if flt is None else flt & c
         table = dataset.to_table(columns=cols, filter=flt)
         if dedupe and table.num_rows:
             table = _drop_earlier_duplicates(table)
@@ -140,29 +227,42 @@ class PredictionStore:
         *,
         variant: str | None = None,
         model_sha256: str | None = None,
+        model_fingerprints: Iterable[str] | None = None,
+        variant_fingerprints: Iterable[str] | None = None,
+        current: bool = True,
     ) -> pd.DataFrame:
-        """All stored rows (for the given models, variant, columns), later duplicates of a key dropping earlier ones."""
-        table = self.read_table(model_ids, columns, variant=variant, model_sha256=model_sha256)
+        """Stored rows (for the given models, variant, columns, fingerprints) as pandas; see :meth:`read_table`."""
+        table = self.read_table(
+            model_ids,
+            columns,
+            variant=variant,
+            model_sha256=model_sha256,
+            model_fingerprints=model_fingerprints,
+            variant_fingerprints=variant_fingerprints,
+            current=current,
+        )
         # Columns are released as they are converted, so the Arrow and pandas copies are not both held whole.
         return table.to_pandas(self_destruct=True, split_blocks=True)
 
-    def done_keys(self, model_id: str, model_sha256: str, variant: str) -> set[tuple[str, str]]:
-        """(sample_id, stamp) pairs already stored for this exact model file and variant."""
-        t = self.read_table([model_id], ["sample_id", "stamp"], variant=variant, model_sha256=model_sha256)
-        return set(zip(t["sample_id"].to_pylist(), t["stamp"].to_pylist(), strict=True))
-
     def done_mask(
-        self, model_id: str, model_sha256: str | None, variant: str, samples: pd.DataFrame
+        self,
+        model_id: str,
+        model_fingerprint: str,
+        variant: str,
+        variant_fingerprint: str,
+        samples: pd.DataFrame,
     ) -> np.ndarray:
-        """Boolean array over ``samples`` rows: True where this model file and variant already has the row.
+        """Boolean array over ``samples`` rows: True where a row under exactly these fingerprints is stored.
 
-        Vectorised (a hash join in Arrow), so resuming a million-sample run does not loop in Python. A model
-        without a known weight sha256 never matches stored rows (they cannot be tied to its file).
+        Vectorised (a hash join in Arrow), so resuming a million-sample run does not loop in Python.
         """
-        if model_sha256 is None:
-            return np.zeros(len(samples), dtype=bool)
         t = self.read_table(
-            [model_id], ["sample_id", "stamp"], variant=variant, model_sha256=model_sha256, dedupe=False
+            [model_id],
+            ["sample_id", "stamp"],
+            variant=variant,
+            model_fingerprints=[model_fingerprint],
+            variant_fingerprints=[variant_fingerprint],
+            dedupe=False,
         )
         if t.num_rows == 0:
             return np.zeros(len(samples), dtype=bool)
@@ -172,6 +272,68 @@ class PredictionStore:
             pa.array(samples["stamp"].to_numpy(dtype=object), pa.string()),
         )
         return pc.is_in(want, value_set=done).to_numpy(zero_copy_only=False)
+
+    # Housekeeping: what ``ferbench store info`` and ``ferbench store prune`` show and do.
+
+    def entries(self) -> list[StoreEntry]:
+        """Every (model, variant, fingerprints) group on disk with its row and part counts, current or not."""
+        models, variants = self.current_fingerprints()
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for f in self._part_files():
+            wanted = ("model_id", "variant", "model_fingerprint", "variant_fingerprint")
+            have = set(pq.read_schema(f).names)
+            t = pq.read_table(f, columns=[c for c in wanted if c in have])
+            d = t.to_pydict()
+            n = t.num_rows
+            keys = zip(
+                d["model_id"],
+                d["variant"],
+                d.get("model_fingerprint", [None] * n),
+                d.get("variant_fingerprint", [None] * n),
+                strict=True,
+            )
+            seen: dict[tuple[Any, ...], int] = {}
+            for k in keys:
+                seen[k] = seen.get(k, 0) + 1
+            for k, c in seen.items():
+                g = groups.setdefault(k, [0, 0])
+                g[0] += c
+                g[1] += 1
+        return [
+            StoreEntry(m, v, mf, vf, rows, parts, mf in models and vf in variants)
+            for (m, v, mf, vf), (rows, parts) in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0])))
+        ]
+
+    def prune(self) -> tuple[int, int]:
+        """Delete every stored row the ledger's current fingerprints would not produce; (rows, parts) removed.
+
+        Parts whose rows are all stale are deleted; a part holding both kinds is rewritten (atomically)
+        with its current rows only. Current rows are untouched, so a pruned folder reads exactly as before.
+        """
+        models, variants = self.current_fingerprints()
+        removed_rows = removed_parts = 0
+        for f in self._part_files():
+            t = pads.dataset(str(f), schema=SCHEMA, format="parquet").to_table()
+            keep = pc.and_(
+                pc.is_in(t["model_fingerprint"], value_set=pa.array(sorted(models), pa.string())),
+                pc.is_in(t["variant_fingerprint"], value_set=pa.array(sorted(variants), pa.string())),
+            )
+            keep = pc.fill_null(keep, False)
+            n_keep = pc.sum(keep).as_py() or 0
+            if n_keep == t.num_rows:
+                continue
+            removed_rows += t.num_rows - n_keep
+            if n_keep == 0:
+                f.unlink()
+                removed_parts += 1
+            else:
+                atomic_write_parquet(t.filter(keep), f)
+        for d in (
+            sorted(self.parts_dir.glob("**/"), key=lambda p: -len(p.parts)) if self.parts_dir.exists() else []
+        ):
+            if d != self.parts_dir and not any(d.iterdir()):
+                d.rmdir()
+        return removed_rows, removed_parts
 
 
 def _key_array(sample_id: pa.Array | pa.ChunkedArray, stamp: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -184,9 +346,14 @@ def _drop_earlier_duplicates(table: pa.Table) -> pa.Table:
 
     Rows are grouped on each key column's dictionary codes, not on one joined key string: at 200,000 rows the
     joined strings and their hash table cost three times the table itself (``benchmarks/throughput.py`` (f)).
+    A null in a key column (a row written before fingerprints existed) is encoded as a value of its own, so
+    such rows are still told apart by the other key columns.
     """
     n = table.num_rows
-    codes = {c: pc.dictionary_encode(table[c]).combine_chunks().indices for c in KEY_COLUMNS}
+    codes = {
+        c: pc.dictionary_encode(table[c], null_encoding="encode").combine_chunks().indices
+        for c in KEY_COLUMNS
+    }
     idx = (
         pa.table({**codes, "i": pa.array(np.arange(n))})
         .group_by(list(KEY_COLUMNS), use_threads=False)

@@ -8,7 +8,9 @@ takes the dataset's own ``face_x, face_y, face_w, face_h`` boxes), then returns
   ``det_x, det_y, det_w, det_h`` (detector pixels, before squaring);
 * the engine ``transform`` that cuts the crop for each row (or raises the row's recorded ``SampleError``);
 * the engine variant name (``face:<detector>:<policy>``, plus ``:m<margin>`` when the margin is not 10 %
-  and ``:aligned``), under which predictions are cached, and a JSON-ready description of the stage.
+  and ``:aligned``), a JSON-ready description of the stage, and the variant *fingerprint* predictions are
+  keyed on: every parameter above plus the whole detector card (weight sha256s, score and NMS thresholds),
+  the effective ``max_side``, :data:`FACE_STAGE_VERSION` and, for ``dataset`` boxes, a hash of the boxes.
 
 Multi-face policy: ``largest`` keeps the largest box; ``skip`` records ``multiple_faces`` for images with
 several faces; ``all`` expands each image with faces into one sample per face, with sample id
@@ -18,6 +20,7 @@ An image with no face keeps its own id and the status ``no_face``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +32,7 @@ import pandas as pd
 
 from ..datasets.base import Dataset
 from ..errors import FerbenchError, SampleError
+from ..fingerprint import variant_fingerprint
 from ..hashing import sha256_bytes
 from ..models.store import StoreSpec
 from .cache import FaceStore, face_rows, row_face
@@ -40,6 +44,9 @@ Policy = Literal["largest", "all", "skip"]
 POLICIES: tuple[str, ...] = ("largest", "all", "skip")
 DATASET_BOX_COLUMNS = ("face_x", "face_y", "face_w", "face_h")
 CHUNK = 128
+#: Bump whenever this stage's or :mod:`.crop`'s code changes the crop it cuts for the same box and settings:
+#: every prediction made on face crops is then recomputed (part of the variant fingerprint).
+FACE_STAGE_VERSION = 1
 
 
 class FaceStageError(FerbenchError):
@@ -141,11 +148,17 @@ def detect_dataset(
     def one(i: int) -> list[dict[str, object]]:
         row = samples.iloc[i]
         sid, stamp = str(row["sample_id"]), str(row["stamp"])
+        digest, stage = "", "reading"
         try:
             img, raw = ds.read(sid, row["path"])
+            digest, stage = sha256_bytes(raw), "face detection"
+            faces = detector.detect(img)
         except SampleError as exc:
-            return face_rows(sid, stamp, "", key, [], exc.reason, str(exc))
-        return face_rows(sid, stamp, sha256_bytes(raw), key, detector.detect(img))
+            return face_rows(sid, stamp, digest, key, [], exc.reason, str(exc))
+        except Exception as exc:  # noqa: BLE001 - that sample's recorded failure; detection goes on
+            text = f"{sid}: {stage} raised {type(exc).__name__}: {exc}"
+            return face_rows(sid, stamp, digest, key, [], "exception", text)
+        return face_rows(sid, stamp, digest, key, faces)
 
     with ThreadPoolExecutor(max_workers=workers or (os.cpu_count() or 1)) as pool:
         for start in range(0, len(todo), CHUNK):
@@ -196,6 +209,7 @@ class FaceStage:
     transform: Callable[[np.ndarray, pd.Series], np.ndarray]
     variant: str
     info: dict[str, Any]
+    fingerprint: str = ""
 
 
 def _expand(ds: Dataset, dets: pd.DataFrame, cfg: FaceStageConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -261,10 +275,12 @@ def prepare_face_stage(
             )
         dets = dataset_boxes(ds)
         key, sha, max_side = "dataset", None, None
+        detector_spec: Any = {"boxes": _boxes_digest(ds)}
     else:
         det = get_detector(cfg.detector, model_store, max_side=cfg.max_side)
         dets = detect_dataset(ds, det, FaceStore(run_dir), workers=workers, progress=progress)
         key, sha, max_side = det.key, det.card.sha256, det.max_side
+        detector_spec = det.card
     table, lookup = _expand(ds, dets, cfg)
     parents = dict(zip(table["sample_id"], table["source_id"], strict=True))
     fds = FaceDataset(ds.name, ds.root, table, ds.description, None, ds.labels, inner=ds, parents=parents)
@@ -291,4 +307,19 @@ def prepare_face_stage(
         if cfg.detector == "dataset"
         else DETECTOR_CARDS[cfg.detector].score_threshold,
     }
-    return FaceStage(fds, transform, cfg.variant, info)
+    fingerprint = variant_fingerprint(
+        cfg.variant,
+        {
+            "stage_version": FACE_STAGE_VERSION,
+            "config": {**dataclasses.asdict(cfg), "max_side": max_side},
+            "detector": detector_spec,
+        },
+    )
+    info["fingerprint"] = fingerprint
+    return FaceStage(fds, transform, cfg.variant, info, fingerprint)
+
+
+def _boxes_digest(ds: Dataset) -> str:
+    """A hash of the dataset's own face boxes, so corrected boxes make their crops' predictions stale."""
+    t = ds.samples[["sample_id", *DATASET_BOX_COLUMNS]]
+    return sha256_bytes(t.to_csv(index=False).encode())

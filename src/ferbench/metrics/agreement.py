@@ -63,9 +63,12 @@ class Estimate:
     ci_low: float | None = None
     ci_high: float | None = None
     reason: str | None = None
+    n_undefined: int | None = None  # resamples where the statistic was undefined (None: no interval drawn)
 
     def to_json(self) -> dict[str, Any]:
         d: dict[str, Any] = {"value": self.value, "ci_low": self.ci_low, "ci_high": self.ci_high}
+        if self.n_undefined is not None:
+            d["n_undefined_resamples"] = self.n_undefined
         if self.reason:
             d["reason"] = self.reason
         return d
@@ -143,6 +146,23 @@ def check_counts(counts: np.ndarray) -> np.ndarray:
 _N, _R, _P, _D, _ALL, _MAJ, _CAT = 0, 1, 2, 3, 4, 5, 6
 
 
+#: Chance agreement this close to 1 counts as 1: Fleiss' and Cohen's kappa (point values and every bootstrap
+#: replicate alike) are then undefined (NaN, reported as null with a reason, counted as undefined resamples).
+CHANCE_AGREEMENT_TOL = 1e-12
+
+
+def chance_corrected(observed: np.ndarray, chance: np.ndarray) -> np.ndarray:
+    """``(observed - chance) / (1 - chance)``, NaN where chance agreement is 1: the one degeneracy rule."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(chance < 1 - CHANCE_AGREEMENT_TOL, (observed - chance) / (1 - chance), np.nan)
+
+
+def count_statistics(rows: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Every count-table statistic once per resample, from distinct count rows and their (B, U) weights
+    (:func:`~ferbench.metrics.bootstrap.pattern_weights`); NaN marks an undefined replicate."""
+    return _stats(np.asarray(weights, dtype=np.float64) @ _features(rows), rows.shape[1])
+
+
 def _features(rows: np.ndarray) -> np.ndarray:
     """Per-item sufficient statistics from count rows; every statistic is a function of their sums."""
     c = rows.astype(np.float64)
@@ -176,7 +196,7 @@ def _stats(sums: np.ndarray, k: int) -> dict[str, np.ndarray]:
         p_bar = s[..., _P] / n_items
         p = cat / total[..., None]
         p_e = np.sum(p * p, axis=-1)
-        fleiss = np.where(p_e < 1 - 1e-12, (p_bar - p_e) / (1 - p_e), np.nan)
+        fleiss = chance_corrected(p_bar, p_e)
         pq = p * (1 - p)
         per_cat = np.where(pq > 0, 1 - dis / (total[..., None] * pq), np.nan)
         d_e = total * total - np.sum(cat * cat, axis=-1)
@@ -242,20 +262,7 @@ def cohen_kappa(a: np.ndarray, b: np.ndarray, n_categories: int) -> float | None
     Two raters whose labels never overlap get kappa 0 (observed and chance agreement are both 0), as in
     scikit-learn.
     """
-    a = np.asarray(a)
-    b = np.asarray(b)
-    ok = (a >= 0) & (b >= 0)
-    a, b = a[ok], b[ok]
-    if len(a) == 0:
-        return None
-    cm = np.zeros((n_categories, n_categories))
-    np.add.at(cm, (a, b), 1)
-    n = cm.sum()
-    po = np.trace(cm) / n
-    pe = float(np.sum(cm.sum(0) * cm.sum(1))) / (n * n)
-    if pe >= 1.0:
-        return None
-    return float((po - pe) / (1 - pe))
+    return cohen_kappa_estimate(a, b, n_categories, n_resamples=0).value
 
 
 def cohen_kappa_matrix(ratings: np.ndarray, n_categories: int) -> np.ndarray:
@@ -331,8 +338,8 @@ def _estimate(value: float | np.ndarray, boot: np.ndarray | None, confidence: fl
         return Estimate(None, None, None, reason)
     if boot is None:
         return Estimate(v)
-    lo, hi, _ = percentile_interval(boot, confidence)
-    return Estimate(v, _num(lo), _num(hi))
+    lo, hi, nu = percentile_interval(boot, confidence)
+    return Estimate(v, _num(lo), _num(hi), n_undefined=int(nu))
 
 
 def _category_reason(p: float) -> str:
@@ -413,7 +420,7 @@ def _pair_stats(sums: np.ndarray, k: int) -> np.ndarray:
         n = s[..., 0]
         po = s[..., 1] / n
         pe = np.sum(s[..., 2 : 2 + k] * s[..., 2 + k :], axis=-1) / (n * n)
-        return np.where(pe < 1 - 1e-12, (po - pe) / (1 - pe), np.nan)
+        return chance_corrected(po, pe)
 
 
 def cohen_kappa_estimate(

@@ -133,3 +133,30 @@ def percentile_interval(
             q = np.nanquantile(np.where(finite, s, np.nan)[:, some], [alpha, 1.0 - alpha], axis=0)
         low[some], high[some] = q[0], q[1]
     return low, high, n_undefined
+
+
+def pattern_weights(
+    table: np.ndarray, n_resamples: int, seed: int, key: str, method: Method = "auto"
+) -> tuple[Patterns, np.ndarray]:
+    """Distinct item rows of ``table`` and their (B, U) resample counts from the stream ``(seed, key)``.
+
+    The one way every interval in ferbench resamples items: a statistic that is a function of per-item
+    features is ``weights @ features`` per resample, so memory is (B × distinct rows), never B × items, and
+    the stream depends only on ``key`` (a model, a group, a variant), never on what else is computed.
+    """
+    pat = compress(table)
+    if pat.n_items == 0:
+        return pat, np.zeros((n_resamples, 0), dtype=np.int64)
+    return pat, resample_weights(pat, n_resamples, rng_for(seed, key), method)
+
+
+def interval(
+    replicates: np.ndarray | None, confidence: float = DEFAULT_CONFIDENCE
+) -> dict[str, float | int | None | list[float | None]]:
+    """``{"ci": [low, high], "n_undefined": k}``: the percentile interval over the defined replicates and how
+    many replicates were undefined (NaN: a resample with no item of a class, a ratio over zero…)."""
+    if replicates is None or len(replicates) == 0:
+        return {"ci": [None, None], "n_undefined": 0}
+    lo, hi, nu = percentile_interval(np.asarray(replicates, dtype=np.float64), confidence)
+    as_num = [None if not np.isfinite(v) else float(v) for v in (lo, hi)]
+    return {"ci": as_num, "n_undefined": int(nu)}

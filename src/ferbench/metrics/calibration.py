@@ -60,10 +60,12 @@ def reliability_bins(
 ) -> list[dict[str, Any]]:
     """Equal-width bins over [0, 1]: per bin its edges, item count, mean confidence and accuracy.
 
-    Empty bins are kept (``n`` 0, means None) so every diagram has the same x-axis.
+    Empty bins are kept (``n`` 0, means None) so every diagram has the same x-axis. ``correct`` may also be
+    a share in [0, 1] per item (e.g. the share of annotators who chose the model's label): ``accuracy`` is
+    then that share's mean in the bin.
     """
     conf = np.asarray(confidence, dtype=np.float64)
-    ok = np.asarray(correct, dtype=bool)
+    ok = np.asarray(correct, dtype=np.float64)
     if n_bins < 1:
         raise ValueError("n_bins must be at least 1")
     # Bin b holds (b/B, (b+1)/B]; confidence 0 goes to bin 0.

@@ -1,13 +1,17 @@
 """Metrics per group of samples (gender, age band, pose… any metadata column), with bootstrap intervals.
 
-Accuracy and macro-F1 per group and overall come from Fairlearn's :class:`~fairlearn.metrics.MetricFrame`;
+Accuracy and macro-F1 per group and overall are computed from the distinct (label, prediction) pairs, the same
+arithmetic every bootstrap resample uses (the tests check them against Fairlearn's
+:class:`~fairlearn.metrics.MetricFrame` and scikit-learn, which take seconds per model at a million items);
 the gap is Fairlearn's ``between_groups`` difference and ratio over the groups large enough to rank (the
 tests check both against MetricFrame); its interval is that of the signed difference (and ratio) between
 the two groups the point estimate ranks highest and lowest, so an interval that reaches below zero means the
-data do not clearly order them. Intervals come from a seeded, vectorised percentile bootstrap that
-resamples samples *within* each group (so every replicate keeps the group sizes, and groups are
-independent): all replicates of a statistic are computed at once from an index matrix, instead of
-re-running MetricFrame per replicate (Fairlearn's own ``n_boot`` does that and takes seconds per metric).
+data do not clearly order them. Intervals come from the project's one percentile bootstrap
+(:mod:`ferbench.metrics.bootstrap`), resampling samples *within* each group (so every replicate keeps the group
+sizes, and groups are independent), each (model, group) from its own keyed stream: all replicates of a
+statistic are computed at once from per-pattern weights, instead of re-running MetricFrame per replicate
+(Fairlearn's own ``n_boot`` does that and takes seconds per metric). Each interval comes with
+``n_undefined``, the resamples where the statistic was undefined.
 
 Groups with fewer than ``min_size`` scored samples are reported, flagged ``small``, and left out of the
 gap (they are not ranked): an accuracy on 12 faces says little.
@@ -24,17 +28,14 @@ serves that group worse even where its committed labels are as accurate.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score
 
 from ..errors import FerbenchError
-from .agreement import fleiss_kappa, rating_counts
-
-if TYPE_CHECKING:
-    from fairlearn.metrics import MetricFrame
+from .agreement import count_statistics, fleiss_kappa, rating_counts
+from .bootstrap import compress, interval, pattern_weights
 
 MISSING_GROUP = "(missing)"
 DEFAULT_MIN_SIZE = 30
@@ -91,28 +92,22 @@ def group_keys(samples: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
     return np.array([" | ".join(map(str, t)) for t in zip(*parts, strict=True)], dtype=object)
 
 
-def resample_indices(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_boot, n) indices drawn with replacement from ``range(n)``."""
-    return rng.integers(0, n, size=(n_boot, n)) if n > 0 else np.zeros((n_boot, 0), np.int64)
+def weighted_macro_f1(codes: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
+    """Macro-F1 per resample over the labels that occur in that resample's ``y_true``.
 
-
-def boot_accuracy(correct: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Accuracy in each bootstrap replicate: ``correct`` (n,) bools resampled by ``idx`` (B, n)."""
-    return correct[idx].mean(axis=1) if idx.shape[1] else np.full(idx.shape[0], np.nan)
-
-
-def boot_macro_f1(y_true: np.ndarray, y_pred: np.ndarray, k: int, idx: np.ndarray) -> np.ndarray:
-    """Macro-F1 per replicate over the labels that occur in that replicate's ``y_true``.
-
-    The same as scikit-learn's ``f1_score(labels=<labels present in y_true>, average="macro")``: a group is
-    not marked down for lacking a class (a small age group with no ``disgust`` image), while a wrong
-    prediction still costs its true class a false negative.
+    ``codes`` (U,) are the distinct ``y_true * k + y_pred`` pairs of the items and ``weights`` (B, U) how often
+    each is drawn per resample (:func:`~ferbench.metrics.bootstrap.pattern_weights`), so the B confusion
+    matrices are one matrix product. The same as scikit-learn's ``f1_score(labels=<labels present in
+    y_true>, average="macro")``: a group is not marked down for lacking a class (a small age group with no
+    ``disgust`` image), while a wrong prediction still costs its true class a false negative.
     """
-    b = idx.shape[0]
-    if idx.shape[1] == 0:
+    w = np.asarray(weights, dtype=np.float64)
+    b = w.shape[0]
+    if w.shape[1] == 0:
         return np.full(b, np.nan)
-    codes = (y_true * k + y_pred)[idx] + (np.arange(b) * k * k)[:, None]
-    cm = np.bincount(codes.ravel(), minlength=b * k * k).reshape(b, k, k).astype(np.float64)
+    onehot = np.zeros((len(codes), k * k))
+    onehot[np.arange(len(codes)), np.asarray(codes, dtype=np.int64)] = 1.0
+    cm = (w @ onehot).reshape(b, k, k)
     tp = np.einsum("bii->bi", cm)
     denom = cm.sum(axis=2) + cm.sum(axis=1)  # (tp + fn) + (tp + fp)
     f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
@@ -120,32 +115,44 @@ def boot_macro_f1(y_true: np.ndarray, y_pred: np.ndarray, k: int, idx: np.ndarra
     return (f1 * present).sum(axis=1) / present.sum(axis=1)
 
 
-def boot_fleiss(counts: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Fleiss' kappa per replicate from an (items × categories) count table with r raters per item."""
-    b = idx.shape[0]
-    if idx.shape[1] == 0 or counts.shape[0] == 0:
-        return np.full(b, np.nan)
-    c = counts.astype(np.float64)
-    r = c[0].sum()
-    p_i = (np.sum(c * c, axis=1) - r) / (r * (r - 1))  # per item, (n,)
-    p_bar = p_i[idx].mean(axis=1)
-    out = np.empty(b)
-    step = max(1, 2_000_000 // max(1, idx.shape[1] * c.shape[1]))
-    for s in range(0, b, step):
-        p_j = c[idx[s : s + step]].sum(axis=1) / (idx.shape[1] * r)  # (chunk, k)
-        p_e = np.sum(p_j * p_j, axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[s : s + step] = np.where(p_e < 1.0, (p_bar[s : s + step] - p_e) / (1.0 - p_e), np.nan)
-    return out
+def _shares(column: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """Per resample, the weighted share of items whose pattern has ``column`` set."""
+    if n == 0:
+        return np.full(weights.shape[0], np.nan)
+    return (np.asarray(weights, dtype=np.float64) @ column.astype(np.float64)) / n
 
 
-def _ci(values: np.ndarray, level: float) -> list[float | None]:
-    v = values[np.isfinite(values)]
-    if len(v) == 0:
-        return [None, None]
-    a = (1.0 - level) / 2.0
-    lo, hi = np.quantile(v, [a, 1.0 - a])
-    return [float(lo), float(hi)]
+def _scored_replicates(
+    yt: np.ndarray, yp: np.ndarray, declines: np.ndarray, k: int, n_boot: int, seed: int, key: str
+) -> dict[str, np.ndarray]:
+    """Accuracy, macro-F1 and abstention rate per resample of one group's scored items (one stream)."""
+    n = len(yt)
+    if n == 0:
+        nan = np.full(n_boot, np.nan)
+        return {"accuracy": nan, "macro_f1": nan, "abstention_rate": nan}
+    pat, w = pattern_weights(np.stack([yt, yp, declines], axis=1).astype(np.int64), n_boot, seed, key)
+    return _pattern_stats(pat.rows, w, n, k)
+
+
+def _pattern_stats(rows: np.ndarray, w: np.ndarray, n: int, k: int) -> dict[str, np.ndarray]:
+    """The group statistics from (label, prediction, declined) pattern rows and per-resample weights; with
+    the patterns' own frequencies as the single "resample" this is the point estimate."""
+    return {
+        "accuracy": _shares(rows[:, 0] == rows[:, 1], w, n),
+        "macro_f1": weighted_macro_f1(rows[:, 0] * k + rows[:, 1], w, k),
+        "abstention_rate": _shares(rows[:, 2] == 1, w, n),
+    }
+
+
+def point_stats(yt: np.ndarray, yp: np.ndarray, k: int) -> tuple[float | None, float | None]:
+    """Accuracy and macro-F1 (over the labels present in ``yt``) of one set of scored items: the point
+    estimates, computed the way every resample is (the tests check them against Fairlearn's MetricFrame and
+    scikit-learn, which take seconds per model at a million items)."""
+    if len(yt) == 0:
+        return None, None
+    pat = compress(np.stack([yt, yp, np.zeros_like(yt)], axis=1).astype(np.int64))
+    st = _pattern_stats(pat.rows, pat.freq[None, :], len(yt), k)
+    return float(st["accuracy"][0]), float(st["macro_f1"][0])
 
 
 def _num(x: Any) -> float | None:
@@ -173,30 +180,12 @@ def _gap(
         r = boots[lo_g] / boots[hi_g]
     vmax, vmin = float(v.max()), float(v.min())
     return {
-        "difference": {"value": vmax - vmin, "ci": _ci(d, level)},
-        "ratio": {"value": vmin / vmax if vmax > 0 else None, "ci": _ci(r, level)},
+        "difference": {"value": vmax - vmin, **interval(d, level)},
+        "ratio": {"value": vmin / vmax if vmax > 0 else None, **interval(r, level)},
         "highest_group": hi_g,
         "lowest_group": lo_g,
         "groups_compared": ok,
     }
-
-
-def macro_f1_present(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Macro-F1 over the labels present in ``y_true`` (see :func:`boot_macro_f1`)."""
-    return float(f1_score(y_true, y_pred, labels=np.unique(y_true), average="macro", zero_division=0))
-
-
-def _metric_frame(yt: np.ndarray, yp: np.ndarray, keys: np.ndarray) -> MetricFrame:
-    from fairlearn.metrics import MetricFrame  # imported on use: it takes seconds to import
-
-    macro_f1 = macro_f1_present
-
-    return MetricFrame(
-        metrics={"accuracy": accuracy_score, "macro_f1": macro_f1},
-        y_true=yt,
-        y_pred=yp,
-        sensitive_features=pd.Series(keys, name="group"),
-    )
 
 
 def group_metrics(
@@ -212,17 +201,21 @@ def group_metrics(
     seed: int = 0,
     confidence: np.ndarray | None = None,
     abstain_below: float = DEFAULT_ABSTAIN_BELOW,
+    key: str = "groups",
 ) -> dict[str, Any]:
     """Per group and model: n, accuracy, macro-F1, failure rate, abstention rate, and Fleiss' kappa.
 
     ``y_true`` (n,) label indices; ``pred`` (n, models) label indices with ``-1`` for a failed sample;
     ``keys`` (n,) group keys; ``confidence`` (n, models) top probabilities (optional: without it there is no
     abstention rate). Returns a JSON-ready dict (see ``docs/fairness.md``).
+
+    Each (model, group) draws its resamples from its own stream ``(seed, key:model:group)``
+    (:func:`~ferbench.metrics.bootstrap.pattern_weights`), so adding a model, a group or a statistic never
+    moves another's interval; memory is per distinct (label, prediction, declined) triple, not per item.
     """
     y_true = np.asarray(y_true, dtype=np.int64)
     pred = np.asarray(pred, dtype=np.int64)
     keys = np.asarray(keys, dtype=object)
-    rng = np.random.default_rng(seed)
     groups = sorted(pd.unique(keys).tolist(), key=str)
     members = {g: np.flatnonzero(keys == g) for g in groups}
     models: dict[str, Any] = {}
@@ -234,7 +227,6 @@ def group_metrics(
         )
         boots: dict[str, dict[str, np.ndarray]] = {name: {} for name in names}
         values: dict[str, dict[str, float]] = {name: {} for name in names}
-        mf = _metric_frame(y_true[ok], pred[ok, j], keys[ok]) if ok.any() else None
         eligible = []
         for g in groups:
             rows = members[g]
@@ -243,30 +235,38 @@ def group_metrics(
             small = n_ok < min_size
             if not small:
                 eligible.append(g)
-            bi = resample_indices(n_ok, n_boot, rng)
-            acc_b = boot_accuracy(y_true[scored] == pred[scored, j], bi)
-            f1_b = boot_macro_f1(y_true[scored], pred[scored, j], n_labels, bi)
-            fi = resample_indices(len(rows), n_boot, rng)
-            fail_b = boot_accuracy(~ok[rows], fi)
-            acc = float(mf.by_group.loc[g, "accuracy"]) if mf is not None and n_ok else None
-            f1 = float(mf.by_group.loc[g, "macro_f1"]) if mf is not None and n_ok else None
+            declines = (
+                confidence[scored, j] < abstain_below
+                if confidence is not None
+                else np.zeros(n_ok, dtype=bool)
+            )
+            reps = _scored_replicates(
+                y_true[scored], pred[scored, j], declines, n_labels, n_boot, seed, f"{key}:{mid}:{g}:scored"
+            )
+            fpat, fw = pattern_weights((~ok[rows]).astype(np.int64), n_boot, seed, f"{key}:{mid}:{g}:all")
+            fail_b = _shares(fpat.rows[:, 0] == 1, fw, len(rows))
+            acc, f1 = point_stats(y_true[scored], pred[scored, j], n_labels)
             fr = float(np.mean(~ok[rows]))
-            stats = [("accuracy", acc, acc_b), ("macro_f1", f1, f1_b), ("failure_rate", fr, fail_b)]
+            stats = [
+                ("accuracy", acc, reps["accuracy"]),
+                ("macro_f1", f1, reps["macro_f1"]),
+                ("failure_rate", fr, fail_b),
+            ]
             if confidence is not None:
-                declines = confidence[scored, j] < abstain_below
                 ab = float(declines.mean()) if n_ok else None
-                stats.append(("abstention_rate", ab, boot_accuracy(declines, bi)))
+                stats.append(("abstention_rate", ab, reps["abstention_rate"]))
             entry: dict[str, Any] = {"n": int(len(rows)), "n_scored": n_ok, "small": small}
             for name, val, bt in stats:  # a value is None only where the model scored none of the group
                 boots[name][g] = bt
                 if val is not None:
                     values[name][g] = val
-                entry[name] = {"value": val, "ci": _ci(bt, level) if val is not None else [None, None]}
+                ci = interval(bt, level) if val is not None else interval(None)
+                entry[name] = {"value": val, **ci}
             by_group[str(g)] = entry
-        overall = mf.overall if mf is not None else None
+        overall_acc, overall_f1 = point_stats(y_true[ok], pred[ok, j], n_labels)
         summary: dict[str, Any] = {
-            "accuracy": _num(overall["accuracy"]) if overall is not None else None,
-            "macro_f1": _num(overall["macro_f1"]) if overall is not None else None,
+            "accuracy": _num(overall_acc),
+            "macro_f1": _num(overall_f1),
             "failure_rate": float(np.mean(~ok)) if len(ok) else None,
         }
         if confidence is not None:
@@ -279,7 +279,9 @@ def group_metrics(
             "gap": {name: _gap(values[name], boots[name], eligible, level) for name in values},
         }
 
-    agreement = _group_agreement(pred, keys, groups, members, n_labels, min_size, n_boot, level, rng)
+    agreement = _group_agreement(
+        pred, keys, groups, members, n_labels, min_size, n_boot, level, seed, f"{key}:agreement"
+    )
     return {
         "min_size": min_size,
         "n_boot": n_boot,
@@ -303,7 +305,8 @@ def _group_agreement(
     min_size: int,
     n_boot: int,
     level: float,
-    rng: np.random.Generator,
+    seed: int,
+    key: str,
 ) -> dict[str, Any]:
     """Fleiss' kappa among the models within each group, over items every model scored."""
     if pred.shape[1] < 2:
@@ -318,7 +321,11 @@ def _group_agreement(
         r = r[np.all(r >= 0, axis=1)]
         counts = rating_counts(r, n_labels)
         value = fleiss_kappa(counts) if len(r) else None
-        bt = boot_fleiss(counts, resample_indices(len(r), n_boot, rng))
+        if len(r):
+            pat, w = pattern_weights(counts, n_boot, seed, f"{key}:{g}")
+            bt = count_statistics(pat.rows, w)["fleiss_kappa"]
+        else:
+            bt = np.full(n_boot, np.nan)
         boots[str(g)] = bt
         small = len(r) < min_size
         if value is not None:
@@ -328,6 +335,6 @@ def _group_agreement(
         by_group[str(g)] = {
             "n_items": int(len(r)),
             "small": small,
-            "fleiss_kappa": {"value": value, "ci": _ci(bt, level)},
+            "fleiss_kappa": {"value": value, **interval(bt, level)},
         }
     return {"by_group": by_group, "gap": _gap(values, boots, eligible, level)}

@@ -73,8 +73,8 @@ def mean_estimate(
     if n_resamples <= 0:
         return Estimate(value)
     w = resample_weights(pat, n_resamples, rng_for(seed, key))
-    lo, hi, _ = percentile_interval(w @ col / pat.n_items, confidence)
-    return Estimate(value, float(lo), float(hi))
+    lo, hi, nu = percentile_interval(w @ col / pat.n_items, confidence)
+    return Estimate(value, float(lo), float(hi), n_undefined=int(nu))
 
 
 def human_agreement(

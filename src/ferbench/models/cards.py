@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from ..fingerprint import canonical, digest
 from ..labels import CANONICAL_LABELS, class_map
 
 ColorMode = Literal["gray_cv2", "gray_pil", "gray3_cv2", "rgb", "bgr"]
@@ -88,6 +89,31 @@ class Preprocess:
         return 3 if self.color in ("gray3_cv2", "rgb") else 1
 
 
+#: Card fields that describe a model to a reader and cannot change a single output: left out of
+#: :attr:`ModelCard.fingerprint`. Every other field, including ones added later, is keyed.
+DESCRIPTIVE_FIELDS = frozenset(
+    {
+        "name",
+        "family",
+        "licence",
+        "licence_notes",
+        "training_data",
+        "notes",
+        "homepage",
+        "verified",
+        "recommended",
+        "reference_outputs",
+        "reference_normalised",
+    }
+)
+DESCRIPTIVE_ARTIFACT_FIELDS = frozenset({"upstream", "upstream_sha256", "url", "pypi", "npm", "member"})
+
+
+def _plain(card: Any) -> dict[str, Any]:
+    out: dict[str, Any] = canonical(card)
+    return out
+
+
 @dataclass(frozen=True)
 class ModelCard:
     """Everything ferbench needs to know about one model, and everything a reader needs to trust it.
@@ -124,6 +150,27 @@ class ModelCard:
     class_columns: tuple[int, int] | None = None
     extra_outputs: dict[str, int] = field(default_factory=dict)
     homepage: str = ""
+    version: str = ""  # a weightless (callable) model's declared version: what its predictions are keyed on
+
+    @property
+    def fingerprint(self) -> str | None:
+        """What a stored prediction of this model is keyed on; None when nothing pins the outputs.
+
+        A hash of every field except the descriptive ones (:data:`DESCRIPTIVE_FIELDS`), so a changed
+        preprocessing, class order, label override or output rule, and any field added later, makes the old
+        rows stale; plus :data:`~ferbench.models.adapter.ADAPTER_VERSION`, bumped whenever the adapter code
+        changes what it outputs. A model with neither a weight sha256 nor a declared ``version`` has no
+        fingerprint: its predictions are never reused across runs.
+        """
+        from .adapter import ADAPTER_VERSION  # the adapter imports this module
+
+        if self.artifact.sha256 is None and not self.version:
+            return None
+        fields = {k: v for k, v in _plain(self).items() if k not in DESCRIPTIVE_FIELDS}
+        fields["artifact"] = {
+            k: v for k, v in fields["artifact"].items() if k not in DESCRIPTIVE_ARTIFACT_FIELDS
+        }
+        return digest({"card": fields, "adapter_version": ADAPTER_VERSION}, "model")
 
     @property
     def canonical_classes(self) -> tuple[str, ...]:

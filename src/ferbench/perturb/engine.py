@@ -21,8 +21,10 @@ import pandas as pd
 
 from ..datasets.base import Dataset
 from ..engine import EngineOptions, EngineReport, PredictionStore, run_models
+from ..fingerprint import variant_fingerprint
 from ..models.cards import ModelCard
 from ..models.store import StoreSpec
+from .ops import OPS_VERSION
 from .registry import PERTURBATIONS, PerturbSpec, apply
 
 Transform = Callable[[np.ndarray, pd.Series], np.ndarray]
@@ -32,6 +34,28 @@ LANDMARK_COLUMNS = tuple(f"crop_lm{i}_{a}" for i in range(5) for a in "xy")
 def variant_name(base: str, spec: PerturbSpec, seed: int = 0) -> str:
     """The engine variant under which ``spec``'s predictions are cached."""
     return f"{base}+{spec.key}" + (f":seed{seed}" if seed else "")
+
+
+def perturb_fingerprint(variant: str, spec: PerturbSpec, seed: int, base_fingerprint: str) -> str:
+    """The variant fingerprint of ``spec`` on top of the run's own pipeline (``base_fingerprint``).
+
+    Keys the op's code (module and name, :data:`~ferbench.perturb.ops.OPS_VERSION`), its whole level table
+    and the level used, and the seed (also when it is 0 and the variant name leaves it out).
+    """
+    p = PERTURBATIONS[spec.name]
+    return variant_fingerprint(
+        variant,
+        {
+            "base": base_fingerprint,
+            "perturbation": spec.name,
+            "op": f"{p.op.__module__}.{p.op.__qualname__}",
+            "op_version": OPS_VERSION,
+            "severity": spec.severity,
+            "level": p.level(spec.severity),
+            "levels": p.levels,
+            "seed": seed,
+        },
+    )
 
 
 def row_landmarks(row: pd.Series) -> np.ndarray | None:
@@ -78,12 +102,14 @@ def run_perturbations(
     reports: dict[str, EngineReport] = {}
     for spec in specs:
         v = variant_name(opts.variant, spec, seed)
+        base_fp = opts.variant_fingerprint or variant_fingerprint(opts.variant)
+        fp = perturb_fingerprint(v, spec, seed, base_fp)
         reports[v] = engine(
             dataset,
             cards,
             store,
             model_store=model_store,
-            options=replace(opts, variant=v),
+            options=replace(opts, variant=v, variant_fingerprint=fp),
             progress=progress,
             transform=perturb_transform(spec, seed, base_transform),
         )

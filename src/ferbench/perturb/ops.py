@@ -20,6 +20,11 @@ import numpy as np
 DEFAULT_LANDMARKS = np.array([[0.32, 0.40], [0.68, 0.40], [0.50, 0.58], [0.36, 0.76], [0.64, 0.76]])
 
 
+#: Bump whenever an op below changes the image it makes for the same level and seed: every perturbed
+#: prediction is then recomputed (part of each perturbation variant's fingerprint).
+OPS_VERSION = 1
+
+
 def _as_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 

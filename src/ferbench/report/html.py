@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from .context import MAX_DISAGREEMENT_ROWS, MAX_FAILURE_ROWS, build_context
+from .context import MAX_DISAGREEMENT_ROWS, MAX_FAILURE_ROWS, _thumbnail, build_context
 from .figures import KAPPA_BANDS, confusion_svg, kappa_heatmap_svg, kappa_scale_svg
 from .figures_agreement import section_figures
+from .figures_people import people_figures
 from .figures_robustness import section_figures as robustness_figures
 from .figures_uncertainty import uncertainty_figures
 
@@ -63,7 +64,6 @@ SECTION_TEMPLATES: list[tuple[str, str]] = [
     ("agreement", "agreement_detail.html.j2"),
     ("agreement_levels", "agreement_levels.html.j2"),
     ("disagreement", "disagreement.html.j2"),
-    ("humans", "humans.html.j2"),
     ("affect", "affect.html.j2"),
     ("calibration", "calibration.html.j2"),
     ("selective", "selective.html.j2"),
@@ -74,12 +74,16 @@ SECTION_TEMPLATES: list[tuple[str, str]] = [
     ("video", "video.html.j2"),
 ]
 
+# Sections rendered first, before the models table: people as the yardstick is what a reader should see first
+# whenever the dataset has annotator votes.
+LEAD_SECTIONS: list[tuple[str, str]] = [("humans", "humans.html.j2")]
+
 # Contents-bar names where the key alone would read badly or clash with the skeleton's own entries.
 SECTION_TITLES: dict[str, str] = {
     "agreement": "Agreement detail",
     "agreement_levels": "Coarser levels",
     "disagreement": "Swapped labels",
-    "humans": "Human annotators",
+    "humans": "People vs models",
     "affect": "Valence & arousal",
     "faces": "Face stage",
 }
@@ -104,6 +108,18 @@ def _figures(m: Mapping[str, Any]) -> dict[str, Any]:
         "fairness_robustness": robustness_figures(m),
         # figures for the calibration, selective and affect partials
         "uncertainty": uncertainty_figures(m),
+        # the people-vs-models section's figures
+        "people": people_figures(m),
+    }
+
+
+def _people_thumbnails(m: Mapping[str, Any]) -> dict[str, str | None]:
+    """Thumbnails of the example faces in the people-vs-models 2×2, by sample id."""
+    cells = ((((m.get("humans") or {}).get("people") or {}).get("entropy") or {}).get("cells")) or {}
+    return {
+        ex["sample_id"]: _thumbnail(ex["path"]) if ex.get("path") else None
+        for cell in cells.values()
+        for ex in cell.get("examples") or []
     }
 
 
@@ -122,6 +138,7 @@ def render_html(
     m = dict(metrics)
     ctx = build_context(m, predictions, thumbnails=thumbnails)
     sections = [(key, f"sections/{tpl}") for key, tpl in SECTION_TEMPLATES if key in m]
+    lead = [(key, f"sections/{tpl}") for key, tpl in LEAD_SECTIONS if key in m]
     return (
         _env()
         .get_template("report.html.j2")
@@ -131,6 +148,8 @@ def render_html(
             figures=_figures(m),
             cards=dict(cards or {}),
             sections=sections,
+            lead_sections=lead,
+            people_thumbs=_people_thumbnails(m) if thumbnails else {},
             section_titles=SECTION_TITLES,
             bands=KAPPA_BANDS,
             max_failures=MAX_FAILURE_ROWS,
@@ -146,7 +165,7 @@ def render_report(result: RunResult) -> str:
 
 
 def write_report(result: RunResult) -> None:
-    from ..api import write_text_atomic
+    from ..atomic import write_text_atomic
 
     write_text_atomic(render_report(result), result.report_path)
 
@@ -160,4 +179,11 @@ def render_run_dir(run_dir: str | Path, thumbnails: bool = True) -> str:
     return render_html(metrics, preds, thumbnails=thumbnails)
 
 
-__all__ = ["SECTION_TEMPLATES", "render_html", "render_report", "render_run_dir", "write_report"]
+__all__ = [
+    "LEAD_SECTIONS",
+    "SECTION_TEMPLATES",
+    "render_html",
+    "render_report",
+    "render_run_dir",
+    "write_report",
+]

@@ -1,0 +1,37 @@
+"""Whole-or-nothing file writes: a temporary file with a name no other writer can pick, fsync, rename.
+
+Every temporary name carries a random part, so two processes writing the same target (two runs racing on one
+folder before the lock refuses one, a report rendered while a run finishes) never write into each other's
+temporary file; the last rename wins and the target is always one complete document.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+
+def unique_tmp(path: Path) -> Path:
+    """A hidden temporary name beside ``path``, unique to this call."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+def write_text_atomic(text: str, path: Path) -> None:
+    path = Path(path)
+    tmp = unique_tmp(path)
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json_atomic(obj: Any, path: Path) -> None:
+    write_text_atomic(json.dumps(obj, indent=1, allow_nan=False), path)
