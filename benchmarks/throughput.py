@@ -160,7 +160,7 @@ def _layouts(cpus: int) -> list[tuple[str, int, int]]:
 
 
 def tune_model(
-    card: ModelCard, images: list[np.ndarray], model_store: str, cpus: int, tune_n: int
+    card: ModelCard, images: list[np.ndarray], model_store: str, cpus: int, tune_n: int, device: str = "cpu"
 ) -> dict[str, Any]:
     """Find the fastest (layout, batch) for this model on the first ``tune_n`` images' tensors."""
     batches = [4, 8, 16, 32, 64, 128]  # batch-1 exports are lifted (ferbench.models.batching)
@@ -169,12 +169,12 @@ def tune_model(
     sub = preprocess_batch(images[:tune_n], card.preprocess)
     best: dict[str, Any] | None = None
     for desc, threads, lanes in _layouts(cpus):
-        adapter = Adapter(card, model_store, threads=threads, batch_size=max(batches))
+        adapter = Adapter(card, model_store, threads=threads, batch_size=max(batches), device=device)
         with ThreadPoolExecutor(lanes) as pool:
             adapter.infer(sub[: min(len(sub), 8)])  # warm-up: first call allocates the arena
             for b in batches:
                 if card.fixed_batch:  # a lifted model is called only at proved sizes: prove this one
-                    adapter = Adapter(card, model_store, threads=threads, batch_size=b)
+                    adapter = Adapter(card, model_store, threads=threads, batch_size=b, device=device)
                     adapter.infer(sub[:b])
                 with Timer() as t:
                     _run_all(adapter, sub, b, lanes, pool)
@@ -196,14 +196,19 @@ class Sum:
 
 
 def time_model(
-    card: ModelCard, images: list[np.ndarray], model_store: str, cfg: dict[str, Any], chunk: int
+    card: ModelCard,
+    images: list[np.ndarray],
+    model_store: str,
+    cfg: dict[str, Any],
+    chunk: int,
+    device: str = "cpu",
 ) -> Sum:
     """Model-only seconds over all images: tensors are prepared a chunk at a time *outside* the timed calls.
 
     Holding every model's tensors for 7,024 images at once would take over 12 GiB (facex's 200 px and
     YOLO's 320 px inputs); ``chunk`` is a multiple of every batch size tried, so chunking splits no batch.
     """
-    adapter = Adapter(card, model_store, threads=cfg["threads"], batch_size=cfg["batch"])
+    adapter = Adapter(card, model_store, threads=cfg["threads"], batch_size=cfg["batch"], device=device)
     total = Sum()
     with ThreadPoolExecutor(cfg["lanes"]) as pool:
         adapter.infer(preprocess_batch(images[:8], card.preprocess))
@@ -500,6 +505,9 @@ def main() -> None:
         help="store search path (default: ../shared/models, then the clone's .cache/models for pulled weights)",
     )
     ap.add_argument("--models", default="all")
+    ap.add_argument(
+        "--device", default="cpu", help="cpu or cuda for (a) and (b) (cuda falls back to cpu, saying so)"
+    )
     ap.add_argument("--limit", type=int, default=None, help="seeded subset of the FER2013 test crops")
     ap.add_argument("--repeats", type=int, default=3, help="(a)/(b) repeats; (c) is their median ratio")
     ap.add_argument("--tune-n", type=int, default=512, help="images used to pick each model's batch/layout")
@@ -635,7 +643,12 @@ def abc(
     with Timer() as t:
         images = [ds.read(r.sample_id, r.path)[0] for r in ds.samples.itertuples()]
     print(f"decoded {n:,} images into memory for (a): {t.wall:.2f} s; peak RSS {peak_mib():.0f} MiB")
-    cfgs = {card.id: tune_model(card, images, args.model_store, cpus, args.tune_n) for card in cards}
+    from ferbench.models.runtime import resolve_device
+
+    device, note = resolve_device(args.device)
+    if note:
+        print(f"(a)/(b): {note}")
+    cfgs = {card.id: tune_model(card, images, args.model_store, cpus, args.tune_n, device) for card in cards}
     print(f"(a) tuned batch and thread layout per model; peak RSS {peak_mib():.0f} MiB")
 
     a_runs: dict[str, list[Sum]] = {c.id: [] for c in cards}
@@ -645,14 +658,18 @@ def abc(
     for rep in range(args.repeats):
         tot = Sum()
         for card in cards:
-            t = time_model(card, images, args.model_store, cfgs[card.id], args.chunk)
+            t = time_model(card, images, args.model_store, cfgs[card.id], args.chunk, device)
             a_runs[card.id].append(t)
             tot.add(t)  # type: ignore[arg-type]
         a_tot.append(tot)
         run_dir = tmp / f"engine{rep}"
         with Timer() as te:
             run_models(
-                ds, cards, PredictionStore(run_dir), model_store=args.model_store, options=EngineOptions()
+                ds,
+                cards,
+                PredictionStore(run_dir),
+                model_store=args.model_store,
+                options=EngineOptions(device=args.device),
             )
         eng.append(te)
         shutil.rmtree(run_dir)
