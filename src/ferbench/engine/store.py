@@ -241,8 +241,7 @@ class PredictionStore:
             variant_fingerprints=variant_fingerprints,
             current=current,
         )
-        # Columns are released as they are converted, so the Arrow and pandas copies are not both held whole.
-        return table.to_pandas(self_destruct=True, split_blocks=True)
+        return table.to_pandas()
 
     def done_mask(
         self,
