@@ -67,6 +67,8 @@ def test_every_card_field_but_the_descriptive_ones_is_keyed() -> None:
         }
         if f.name == "preprocess":
             new = dataclasses.replace(value, size=(value.size[0] + 1, value.size[1]))
+        elif f.name == "face_prep":  # the crop the model is given
+            new = dataclasses.replace(value, kind="square_box", margin=0.1)
         elif value is None:
             new = 3 if f.name == "fixed_batch" else (0, 7) if f.name == "class_columns" else "x"
         else:

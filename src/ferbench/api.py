@@ -20,17 +20,11 @@ from .engine.store import atomic_write_parquet
 from .errors import FerbenchError
 from .evaluate import EvaluatedPredictions, evaluate
 from .fingerprint import variant_fingerprint
-from .labels import CANONICAL_LABELS
+from .labels import CANONICAL_LABELS, DEFAULT_LABEL_RULE, LABEL_RULES
 from .models import resolve_models
 from .models.cards import ModelCard
 from .models.store import StoreSpec
 from .provenance import dataset_fingerprint, provenance
-
-LABEL_RULE = (
-    "Each model's probabilities are restricted to the dataset's evaluated labels that the model has and "
-    "renormalised; the prediction is their arg-max. Mass on other classes is dropped (see dropped_mass); a "
-    "model lacking an evaluated label never predicts it."
-)
 
 
 @dataclass
@@ -97,6 +91,7 @@ def run(
     multi_face: str = "largest",
     face_margin: float | None = None,
     face_align: bool = False,
+    own_crops: bool = True,
     dataset_options: dict[str, Any] | None = None,
     engine: str = "local",
     address: str | None = None,
@@ -117,7 +112,9 @@ def run(
     ``faces`` (``yunet``, ``rfb320``, ``haar`` or ``dataset``; None/``none``: use images as they are) runs the
     face stage first (see :mod:`ferbench.faces.stage`): detections are cached under ``out/faces``, the models
     see the crops, and predictions are stored under the variant ``face:<detector>:<policy>``; perturbations
-    and attribute estimation then work on those crops. ``dataset_options`` go to the dataset loader (e.g.
+    and attribute estimation then work on those crops. A model whose card declares its own face preparation
+    gets its own crop of the same face unless ``own_crops=False`` (see :mod:`ferbench.faces.prep`).
+    ``dataset_options`` go to the dataset loader (e.g.
     ``{"fps": 2}`` for ``video-folder``). One run holds ``out`` at a time: another run into the same folder
     raises :class:`~ferbench.engine.lock.FolderBusy` at once, or with ``wait=True`` waits for it to finish.
     """
@@ -134,7 +131,7 @@ def run(
         from .faces.stage import FaceStageConfig
 
         margin = DEFAULT_MARGIN if face_margin is None else face_margin
-        face_cfg = FaceStageConfig(faces, multi_face, margin, face_align)
+        face_cfg = FaceStageConfig(faces, multi_face, margin, face_align, own_crops=own_crops)
     if isinstance(dataset, Dataset):
         ds = dataset.select(split, limit, seed)
     else:
@@ -155,14 +152,15 @@ def run(
         store = PredictionStore(out_dir)
         opts = options or EngineOptions()
         transform = None
+        crops: dict[str, str] | None = None
         faces_info: dict[str, Any] | None = None
         if face_cfg is not None:
             from .faces.stage import prepare_face_stage
 
             stage = prepare_face_stage(
-                ds, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers
+                ds, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers, cards=cards
             )
-            ds, transform, faces_info = stage.dataset, stage.transform, stage.info
+            ds, transform, faces_info, crops = stage.dataset, stage.transform, stage.info, stage.crops
             if opts.variant == "clean":
                 opts = replace(opts, variant=stage.variant, variant_fingerprint=stage.fingerprint)
             else:
@@ -197,6 +195,7 @@ def run(
             options=opts,
             progress=progress,
             transform=transform,
+            crops=crops,
         )
         perturbed, perturb_reports = run_perturbations(
             ds,
@@ -209,6 +208,7 @@ def run(
             model_store=model_store,
             progress=progress,
             engine=compute,
+            crops=crops,
         )
 
         ids = [c.id for c in cards]
@@ -229,6 +229,10 @@ def run(
         metrics_core, ev = evaluate(
             preds, ds.samples, cards, ds.labels, seed=seed, variant=variant, options=section_options
         )
+        from .faces.prep import face_prep_record
+
+        for c in cards:  # what crop each model got: its own, the shared one, or the plain resize of the image
+            metrics_core["models"][c.id]["face_prep"] = face_prep_record(c, faces_info)
 
         # Consolidated per-item table for this run: the dataset's columns joined with every model's row.
         current = ds.samples.merge(
@@ -255,7 +259,8 @@ def run(
             "excluded": ds.exclusion_counts(),
             "labels": list(ds.labels),
             "canonical_labels": list(CANONICAL_LABELS),
-            "label_rule": LABEL_RULE,
+            "label_rule": DEFAULT_LABEL_RULE,  # what every section uses unless it says otherwise
+            "label_rules": LABEL_RULES,
             **metrics_core,
             "provenance": provenance(
                 cards,

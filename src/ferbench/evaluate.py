@@ -1,8 +1,11 @@
 """From stored predictions to the ``metrics.json`` document: a pure function of the store and the sample table.
 
-Label-set rule (see :mod:`ferbench.labels`): each model's probabilities are restricted to the dataset's
-evaluated labels that the model has, renormalised, and arg-maxed. The probability mass that fell outside the
-evaluated set is reported as ``dropped_mass`` and missing classes as ``missing_labels``.
+Label rules (see :mod:`ferbench.labels`; this module is their one implementation): *restricted*, the default
+every section uses, restricts each model's probabilities to the dataset's evaluated labels that the model
+has, renormalises and arg-maxes them; the mass that fell outside the evaluated set is reported as
+``dropped_mass`` and missing classes as ``missing_labels``. *open* takes the model's own arg-max over all its
+classes (a label outside the evaluated set counts as wrong); each model's section gives accuracy and
+macro-F1 under both (``by_label_rule``), and every section that picks labels records ``label_rule``.
 Samples a model could not score (unreadable image…) are counted per model as ``n_failed`` (by status in
 ``failures``; a prediction with no mass on any evaluated label has status ``no_label_mass``) and left out of
 that model's metrics; agreement statistics use the items every compared model scored.
@@ -16,8 +19,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import f1_score
 
-from .labels import LABEL_INDEX
+from .labels import CANONICAL_LABELS, DEFAULT_LABEL_RULE, LABEL_INDEX, LABEL_RULES, OPEN, RESTRICTED
 from .metrics.agreement_summary import empty_block, ratings_block
 from .metrics.bootstrap import DEFAULT_RESAMPLES
 from .metrics.classification import classification_summary
@@ -42,6 +46,21 @@ class EvaluatedPredictions:
     proba: np.ndarray  # (n_samples, n_models, n_labels) restricted, renormalised
     dropped_mass: np.ndarray  # (n_samples, n_models)
     status: np.ndarray  # (n_samples, n_models) status strings
+    # (n_samples, n_models) the open rule's pick: indices into CANONICAL_LABELS, -1 where the model failed
+    pred_open: np.ndarray | None = None
+
+    def predicted_names(self, j: int, rule: str = DEFAULT_LABEL_RULE) -> np.ndarray:
+        """Model ``j``'s predicted label names under ``rule`` (object array; None where it failed)."""
+        if rule == RESTRICTED:
+            idx, names = self.pred[:, j], np.array(self.labels, dtype=object)
+        elif rule == OPEN:
+            assert self.pred_open is not None
+            idx, names = self.pred_open[:, j], np.array(CANONICAL_LABELS, dtype=object)
+        else:
+            raise ValueError(f"unknown label rule {rule!r}; use one of {', '.join(LABEL_RULES)}")
+        out = np.full(len(idx), None, dtype=object)
+        out[idx >= 0] = names[idx[idx >= 0]]
+        return out
 
 
 def restrict(
@@ -49,20 +68,28 @@ def restrict(
     samples: pd.DataFrame,
     model_ids: Sequence[str],
     labels: Sequence[str],
-    variant: str = "clean",
+    variant: str | Mapping[str, str] = "clean",
 ) -> EvaluatedPredictions:
-    """Align stored rows with the sample table and apply the label-set rule."""
+    """Align stored rows with the sample table and apply the label-set rule.
+
+    ``variant`` may map model ids to variants, for models whose rows under two protocols are the same
+    computation (a model with no face preparation of its own sees the same crop with or without
+    ``--shared-crop``), so they are read, not recomputed.
+    """
     labels = tuple(labels)
     lab_idx = {lab: i for i, lab in enumerate(labels)}
     cols = [PROB_PREFIX + lab for lab in labels]
     n, m = len(samples), len(model_ids)
     pred = np.full((n, m), -1, dtype=np.int64)
+    pred_open = np.full((n, m), -1, dtype=np.int64)
+    all_cols = [PROB_PREFIX + lab for lab in CANONICAL_LABELS]
     proba = np.full((n, m, len(labels)), np.nan)
     dropped = np.full((n, m), np.nan)
     status = np.full((n, m), "missing", dtype=object)
     base = samples[["sample_id", "stamp"]].reset_index(drop=True)
     for j, mid in enumerate(model_ids):
-        rows = predictions[(predictions["model_id"] == mid) & (predictions["variant"] == variant)]
+        v = variant if isinstance(variant, str) else variant[mid]
+        rows = predictions[(predictions["model_id"] == mid) & (predictions["variant"] == v)]
         merged = base.merge(rows, on=["sample_id", "stamp"], how="left", validate="one_to_one")
         status[:, j] = merged["status"].fillna("missing").to_numpy()
         raw = merged[cols].to_numpy(dtype=np.float64)
@@ -75,10 +102,41 @@ def restrict(
         proba[good, j] = kept[good] / total[good, None]
         pred[good, j] = proba[good, j].argmax(axis=1)
         dropped[good, j] = 1.0 - total[good] / np.nansum(full[good], axis=1)
+        # open rule: the model's own arg-max over every class it has (NaN: classes it lacks)
+        every = merged.reindex(columns=all_cols).to_numpy(dtype=np.float64)
+        has = ok & ~np.isnan(every).all(axis=1)
+        pred_open[has, j] = np.where(np.isnan(every[has]), -np.inf, every[has]).argmax(axis=1)
     y_true = samples["label"].map(lab_idx).to_numpy()
     return EvaluatedPredictions(
-        samples["sample_id"].to_numpy(), y_true, labels, list(model_ids), pred, proba, dropped, status
+        samples["sample_id"].to_numpy(),
+        y_true,
+        labels,
+        list(model_ids),
+        pred,
+        proba,
+        dropped,
+        status,
+        pred_open,
     )
+
+
+def open_rule_summary(ev: EvaluatedPredictions, j: int) -> dict[str, Any]:
+    """Accuracy and macro-F1 of model ``j`` under the open rule, over the samples it scored.
+
+    Macro-F1 averages over the evaluated labels; a prediction outside them is a miss for its sample's class
+    and a false positive for no evaluated class. ``n_outside_labels`` counts such predictions.
+    """
+    names = ev.predicted_names(j, OPEN)
+    ok = ev.pred_open[:, j] >= 0 if ev.pred_open is not None else np.zeros(len(names), bool)
+    if not ok.any():
+        return {"accuracy": None, "macro_f1": None, "n_outside_labels": 0}
+    y = np.array(ev.labels, dtype=object)[ev.y_true[ok]]
+    yp = names[ok]
+    return {
+        "accuracy": float(np.mean(yp == y)),
+        "macro_f1": float(f1_score(y, yp, labels=list(ev.labels), average="macro", zero_division=0)),
+        "n_outside_labels": int(sum(p not in ev.labels for p in yp)),
+    }
 
 
 def _model_section(ev: EvaluatedPredictions, j: int, card: ModelCard) -> dict[str, Any]:
@@ -108,6 +166,11 @@ def _model_section(ev: EvaluatedPredictions, j: int, card: ModelCard) -> dict[st
             "mean_dropped_mass": float(np.nanmean(ev.dropped_mass[ok, j])) if ok.any() else None,
             "verified": card.verified,
             "calibrated_scores": card.calibrated_scores,
+            "label_rule": DEFAULT_LABEL_RULE,
+            "by_label_rule": {
+                RESTRICTED: {"accuracy": summary["accuracy"], "macro_f1": summary["macro_f1"]},
+                OPEN: open_rule_summary(ev, j),
+            },
         }
     )
     return summary
@@ -154,6 +217,33 @@ class EvalContext:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+# Sections whose statistics pick one label per model and item (from ``EvaluatedPredictions.pred``): each
+# records the label rule it used. All use the restricted rule today; one that did not would set its own.
+# ``ensembles`` is a map of named ensembles, so each of them records it.
+LABEL_PICKING_SECTIONS = frozenset(
+    {
+        "agreement_levels",
+        "fairness",
+        "robustness",
+        "disagreement",
+        "calibration",
+        "selective",
+        "humans",
+        "video",
+    }
+)
+LABEL_PICKING_MAPS = frozenset({"ensembles"})
+
+
+def _record_label_rule(key: str, section: dict[str, Any]) -> None:
+    if key in LABEL_PICKING_SECTIONS:
+        section.setdefault("label_rule", DEFAULT_LABEL_RULE)
+    elif key in LABEL_PICKING_MAPS:
+        for entry in section.values():
+            if isinstance(entry, dict):
+                entry.setdefault("label_rule", DEFAULT_LABEL_RULE)
+
+
 # Extra ``metrics.json`` sections, in order: (key, builder). A builder returns a JSON-ready dict, or None to
 # leave its key out (e.g. no vote matrix in this dataset). Later capabilities register here; the skeleton's
 # ``models`` and ``agreement`` keys are never changed in meaning, only extended.
@@ -190,11 +280,14 @@ def evaluate(
             ev, seed, label_sets={c.id: set(c.canonical_classes) & set(labels) for c in cards}
         ),
     }
+    out["agreement"]["label_rule"] = DEFAULT_LABEL_RULE
     ctx = EvalContext(ev, cards, samples, predictions, seed, dict(options or {}))
     from . import analysis  # noqa: F401  (registers the extra sections)
 
     for key, builder in SECTIONS:
         section = builder(ctx)
         if section is not None:
+            if isinstance(section, dict):
+                _record_label_rule(key, section)
             out[key] = section
     return out, ev

@@ -5,15 +5,21 @@ Every dataset and every model names its classes in its own way and order (``AN``
 here, once, to eight canonical *expression labels*. These are labels for what a face shows, not claims about
 what anyone feels.
 
-Rule for mismatched label sets (documented in ``docs/labels.md``):
+Rules for mismatched label sets (documented in ``docs/labels.md``). The *evaluated label set* of a run is the
+set of canonical labels the dataset uses (FER2013: seven, no contempt). A model's prediction is picked by one
+of two *label rules* (:data:`LABEL_RULES`; implemented once, in :func:`ferbench.evaluate.restrict`):
 
-* The *evaluated label set* of a run is the set of canonical labels the dataset uses (FER2013: seven, no
-  contempt).
-* A model's probabilities are restricted to the evaluated labels it supports and renormalised to sum to one;
-  its prediction is the arg-max of that restricted vector. Probability mass on classes outside the evaluated
-  set (e.g. an 8-class model's ``contempt`` on FER2013) is dropped, and the share dropped is recorded.
-* A model that lacks an evaluated label (a 5-class model on a 7-class dataset) can never predict it; its
-  samples of that class count as errors, and the report flags the model as covering fewer classes.
+* ``restricted`` (the default; every statistic that does not say otherwise uses it): the model's
+  probabilities are restricted to the evaluated labels it supports and renormalised to sum to one; its
+  prediction is the arg-max of that restricted vector. Probability mass on classes outside the evaluated set
+  (e.g. an 8-class model's ``contempt`` on FER2013) is dropped, and the share dropped is recorded.
+* ``open``: the model's own arg-max over all its classes, as the model would answer on its own; a label the
+  dataset lacks counts as wrong. On a 3-label set of posed photos the same predictions score up to 20
+  points lower this way, so every run reports both.
+
+Under either rule a model that lacks an evaluated label (a 5-class model on a 7-class dataset) can never
+predict it; its samples of that class count as errors, and the report flags the model as covering fewer
+classes.
 """
 
 from __future__ import annotations
@@ -33,6 +39,25 @@ CANONICAL_LABELS: tuple[str, ...] = (
     "contempt",
 )
 LABEL_INDEX: dict[str, int] = {name: i for i, name in enumerate(CANONICAL_LABELS)}
+
+RESTRICTED = "restricted"
+OPEN = "open"
+DEFAULT_LABEL_RULE = RESTRICTED
+#: The label rules, each with the sentence ``metrics.json`` and the report print for it.
+LABEL_RULES: dict[str, str] = {
+    RESTRICTED: "Each model's probabilities are restricted to the dataset's evaluated labels that the model "
+    "has and renormalised; the prediction is their arg-max. Mass on other classes is dropped (see "
+    "dropped_mass); a model lacking an evaluated label never predicts it.",
+    OPEN: "Each model's own arg-max over all its classes; a predicted label the dataset does not use counts "
+    "as wrong.",
+}
+
+
+def check_label_rule(rule: str) -> str:
+    if rule not in LABEL_RULES:
+        raise DatasetError(f"unknown label rule '{rule}'; use one of {', '.join(LABEL_RULES)}")
+    return rule
+
 
 # Spellings seen in FER datasets and model class lists, lower-cased, mapped to canonical labels.
 # Kept explicit (no fuzzy matching) so that a new spelling fails loudly instead of landing in the wrong class.

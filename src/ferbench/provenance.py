@@ -24,6 +24,7 @@ PACKAGES = (
     "scikit-learn",
     "pillow",
     "ai-edge-litert",
+    "openvino",
     "jinja2",
 )
 

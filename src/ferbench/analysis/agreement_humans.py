@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..datasets.ferplus import majority_index
 from ..evaluate import EvalContext, EvaluatedPredictions, register_section, restrict
+from ..labels import DEFAULT_LABEL_RULE
 from ..metrics.agreement import Estimate, rating_counts
 from ..metrics.bootstrap import rng_for
 from ..metrics.calibration import expected_calibration_error, reliability_bins
@@ -78,7 +79,7 @@ def humans_section(ctx: EvalContext) -> dict[str, Any] | None:
     preds = {mid: ev.pred[:, j] for j, mid in enumerate(ev.model_ids)}
     out = humans_block(votes, labels, preds, seed=ctx.seed)
     out["n_vote_only_faces"] = int(len(table) - len(ctx.samples))
-    out["label_rule"] = "restricted"
+    out["label_rule"] = DEFAULT_LABEL_RULE
     out["note"] = (
         "votes for labels outside the evaluated set and unknown / not-a-face votes are left out; "
         "soft accuracy is comparable with the annotators' percent agreement"

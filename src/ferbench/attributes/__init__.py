@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from ..datasets.base import Dataset
 from ..engine.store import atomic_write_parquet
+from ..faces.types import SHARED_CROP, Crops, pick_crop
 from ..models.store import StoreSpec, store_paths
 from .agegender import FOLDER, GENDERS, SHA256, WEIGHTS, AgeGenderNet
 
@@ -30,7 +31,7 @@ ESTIMATOR = (
 )
 CACHE = "attributes.parquet"
 
-Transform = Callable[[np.ndarray, pd.Series], np.ndarray]
+Transform = Callable[[np.ndarray, pd.Series], np.ndarray | Crops]
 
 
 def age_band(age: float) -> str | None:
@@ -80,7 +81,8 @@ def estimate_attributes(
         row = todo.iloc[i]
         try:
             img, _ = dataset.read(row["sample_id"], row["path"])
-            return transform(img, row) if transform is not None else img
+            out = transform(img, row) if transform is not None else img
+            return pick_crop(out, SHARED_CROP)  # the run's crop when the face stage gives several
         except Exception:  # noqa: BLE001 - SampleError or any other: that sample gets no estimate
             return None
 

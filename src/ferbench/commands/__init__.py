@@ -3,4 +3,12 @@
 ``ferbench.cli`` imports the modules listed in ``COMMAND_MODULES`` after creating the app.
 """
 
-COMMAND_MODULES: list[str] = ["humans", "compare", "datasets_check", "models_pull", "predict", "store"]
+COMMAND_MODULES: list[str] = [
+    "humans",
+    "compare",
+    "datasets_check",
+    "models_pull",
+    "predict",
+    "store",
+    "sensitivity",
+]

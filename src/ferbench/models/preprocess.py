@@ -176,7 +176,12 @@ def normalise(stacked: np.ndarray, p: Preprocess) -> np.ndarray:
         mean, std = mean.reshape(-1, 1, 1), std.reshape(-1, 1, 1)
     x = x.astype(np.float32, order="C")
     # scikit-image-style resizing has already applied the scale (in float64, before resizing).
-    x *= np.float32(1.0 if p.resize == "skimage_aa" else p.scale)
+    if p.resize == "skimage_aa":
+        pass
+    elif p.divide:
+        x /= np.float32(1.0 / p.scale)
+    else:
+        x *= np.float32(p.scale)
     if mean.any():
         x -= mean
     if (std != 1).any():

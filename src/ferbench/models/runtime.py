@@ -1,4 +1,5 @@
-"""Inference runtimes: ONNX Runtime for almost everything, LiteRT for TFLite files whose ONNX conversion is wrong.
+"""Inference runtimes: ONNX Runtime for almost everything, LiteRT for TFLite files whose ONNX conversion is wrong,
+OpenVINO for Intel's IR files (``.xml`` + ``.bin``), which have no faithful ONNX export.
 
 Sessions are built only when a model is first used (never at import), with options chosen on purpose:
 
@@ -74,6 +75,18 @@ def session_options(threads: int):  # type: ignore[no-untyped-def]
     return opts
 
 
+def is_openvino_ir(path: Path) -> bool:
+    """True for an OpenVINO IR description (XML), which ONNX Runtime would reject with a protobuf error."""
+    if path.suffix.lower() == ".xml":
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64).lstrip()
+    except OSError:
+        return False
+    return head.startswith(b"<?xml") or head.startswith(b"<net")
+
+
 class OnnxSession:
     """An ONNX Runtime session; ``run`` may be called from several threads at once (ORT allows it)."""
 
@@ -85,8 +98,16 @@ class OnnxSession:
         output_name: str | None,
         threads: int = 0,
         device: str = "cpu",
+        model_id: str = "",
     ) -> None:
         import onnxruntime as ort
+
+        if is_openvino_ir(path):
+            who = f"model '{model_id}': " if model_id else ""
+            raise ModelError(
+                f"{who}'{path}' is an OpenVINO IR file, not ONNX; give its card runtime='openvino' "
+                "(and `pip install 'ferbench[openvino]'`)"
+            )
 
         providers = ["CPUExecutionProvider"]
         if device == "cuda":
@@ -159,3 +180,58 @@ class LiteRTSession:
             interp.invoke()
             outs.append(np.array(interp.get_tensor(out["index"])[0], dtype=np.float64))
         return np.stack(outs)
+
+
+class OpenVinoSession:
+    """An OpenVINO model compiled for the CPU; each calling thread gets its own infer request.
+
+    A compiled model may be shared between threads, an infer request may not, so requests are made per thread
+    (cheap) and the engine keeps several calls in flight as with ONNX Runtime. ``threads`` caps OpenVINO's own
+    inference threads per call (0: OpenVINO's default).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        weights: Path | None = None,
+        output_name: str | None = None,
+        threads: int = 0,
+        model_id: str = "",
+        dynamic_batch: bool = False,
+    ) -> None:
+        who = f"model '{model_id}': " if model_id else ""
+        try:
+            import openvino as ov
+        except ImportError:
+            raise ModelError(
+                f"{who}weight file '{path}' needs the OpenVINO runtime, which is not installed; "
+                "run `pip install 'ferbench[openvino]'` or leave this model out of --models"
+            ) from None
+        if weights is None or not weights.is_file():
+            raise ModelError(
+                f"{who}'{path}' is an OpenVINO IR description whose weights file "
+                f"'{weights or path.with_suffix('.bin')}' is missing; put the .bin beside the .xml"
+            )
+        core = ov.Core()
+        model = core.read_model(str(path), str(weights))
+        # The IR's input shape is used as exported (batch 1 here; the card's ``fixed_batch`` splits batches)
+        # unless the adapter's CPU proof (ferbench.models.batching) allowed a dynamic leading dimension.
+        if dynamic_batch:
+            from .batching import reshape_openvino
+
+            reshape_openvino(model)
+        config = {"INFERENCE_NUM_THREADS": threads} if threads else {}
+        self._compiled = core.compile_model(model, "CPU", config)
+        outputs = self._compiled.outputs
+        self._output = (
+            next((o for o in outputs if output_name in o.names), outputs[0]) if output_name else outputs[0]
+        )
+        self._local = threading.local()
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        req = getattr(self._local, "req", None)
+        if req is None:
+            req = self._local.req = self._compiled.create_infer_request()
+        result = req.infer([np.ascontiguousarray(batch, dtype=np.float32)])
+        return np.array(result[self._output], dtype=np.float64)

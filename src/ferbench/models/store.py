@@ -194,12 +194,37 @@ def with_pinned_sha256(card: ModelCard, store: StoreSpec = None) -> ModelCard:
 
 
 def is_available(card: WeightFile, store: StoreSpec = None) -> bool:
-    """True when the card's weight file is present and its sha256 matches its pin (card or lock file)."""
+    """True when the card's weight file (and every extra file beside it) is present and matches its pin."""
     path = find_weight(card, store)
     if path is None:
         return False
-    pin = pinned_sha256(card, folder_of(card, path))
-    return pin is not None and sha256_file(path) == pin
+    folder = folder_of(card, path)
+    pin = pinned_sha256(card, folder)
+    if pin is None or sha256_file(path) != pin:
+        return False
+    extras = card.artifact.extra_files
+    return all((folder / rel).is_file() and sha256_file(folder / rel) == sha for rel, sha in extras.items())
+
+
+def check_extra_files(card: WeightFile, folder: Path) -> list[Path]:
+    """Check the files that must sit beside the main weight file (an IR's ``.bin``) in the same store folder.
+
+    They are looked up in the folder the main file came from, never elsewhere on the search path, because a
+    runtime loads them by their place beside it.
+    """
+    out = []
+    for rel, sha in card.artifact.extra_files.items():
+        p = folder / rel
+        if not p.is_file():
+            raise ModelError(
+                f"model '{card.id}': '{p}' is missing; '{card.artifact.path}' cannot be loaded without it. "
+                f"Put both files of the pair in the same model-store folder ({folder})."
+            )
+        digest = sha256_file(p)
+        if digest != sha:
+            raise WeightsMismatch(SHA_MISMATCH.format(card.id, p, digest, sha))
+        out.append(p)
+    return out
 
 
 def verified_weight_path(card: ModelCard, store: StoreSpec = None) -> Path:
@@ -226,4 +251,5 @@ def verified_weight_path(card: ModelCard, store: StoreSpec = None) -> Path:
     digest = sha256_file(path)
     if digest != pin:
         raise WeightsMismatch(SHA_MISMATCH.format(card.id, path, digest, pin))
+    check_extra_files(card, folder)
     return path

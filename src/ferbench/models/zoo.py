@@ -9,7 +9,7 @@ are in :mod:`ferbench.models.zoo_unverified` and appended to :data:`CARDS` with 
 
 from __future__ import annotations
 
-from .cards import Artifact, ModelCard, Preprocess
+from .cards import Artifact, FacePrep, ModelCard, Preprocess
 from .zoo_unverified import UNVERIFIED_CARDS
 
 FER7 = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
@@ -30,6 +30,17 @@ def _v2(size: int) -> Preprocess:
 
 
 OARRIAGA = "github.com/oarriaga/face_classification@b861d21b"
+
+# opencv_zoo's FaceAlignment (facial_fer_model.py): the ArcFace 112x112 template, fitted onto the landmarks
+# by cp2tform's nonreflective similarity and inverted.
+OPENCV_ZOO_TEMPLATE = (
+    (38.2946, 51.6963),
+    (73.5318, 51.5014),
+    (56.0252, 71.7366),
+    (41.5493, 92.3655),
+    (70.7299, 92.2041),
+)
+OMZ_EMOTIONS = "omz-emotions-recognition-retail-0003/FP16-INT8/emotions-recognition-retail-0003"
 CONVERTED = "_onnx-converted"
 # The model store's _onnx-converted/SOURCE.txt holds the one-off conversion recipe of every ONNX file below.
 
@@ -294,6 +305,82 @@ VERIFIED_CARDS: tuple[ModelCard, ...] = (
         recommended=False,
         notes="Reproduces its reference outputs but is mostly wrong on face crops (small-data overfit); kept out "
         "of `--models all`.",
+    ),
+    ModelCard(
+        id="opencv-zoo-mobilefacenet-fer-int8",
+        name="OpenCV Zoo facial expression recognition (MobileFaceNet, 2022 July, int8, 112 px aligned)",
+        family="mobilefacenet",
+        runtime="onnx",
+        artifact=Artifact(
+            path="opencv-zoo-fer-mobilefacenet/facial_expression_recognition_mobilefacenet_2022july_int8.onnx",
+            sha256="f0d7093aff10e2638c734c5f18a6a7eabd2b9239b20bdb9b8090865a6f69a1ed",
+            upstream="github.com/opencv/opencv_zoo@966be4cb models/facial_expression_recognition/"
+            "facial_expression_recognition_mobilefacenet_2022july_int8.onnx (Git LFS object), used as is",
+            upstream_sha256="f0d7093aff10e2638c734c5f18a6a7eabd2b9239b20bdb9b8090865a6f69a1ed",
+        ),
+        licence="Apache-2.0",
+        training_data="RAF-DB with unlabelled data (Progressive Teacher, semi-supervised); authors report 88.27% "
+        "on RAF-DB. Not FER2013",
+        # cv2.dnn.blobFromImage of the aligned 112 px RGB face: x/255, (x - 0.5) / 0.5, NCHW.
+        preprocess=Preprocess(
+            size=(112, 112),
+            color="rgb",
+            resize="cv2_linear",
+            scale=1 / 255,
+            mean=(0.5, 0.5, 0.5),
+            std=(0.5, 0.5, 0.5),
+            layout="NCHW",
+            divide=True,
+        ),
+        output="logits",
+        classes=("angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised"),
+        verified=True,
+        reference_outputs="opencv_zoo_fer_mobilefacenet_int8.json",
+        reference_normalised=False,
+        fixed_batch=1,
+        face_prep=FacePrep(
+            kind="align5",
+            template=OPENCV_ZOO_TEMPLATE,
+            fit="inverse",
+            size=112,
+            border="constant",
+        ),
+        notes="Expects a face aligned from YuNet's 5 landmarks onto opencv_zoo's 112x112 template (its own face "
+        "preparation in a --faces run); on a pre-cropped dataset the face is resized to 112 px instead. int8 "
+        "kernels differ between runtimes: ONNX Runtime logits differ from OpenCV's cv2.dnn by up to 0.57 (same "
+        "top class on the reference faces); OpenCV 5's cv2.dnn is wrong for this file.",
+        homepage="github.com/opencv/opencv_zoo",
+    ),
+    ModelCard(
+        id="omz-emotions-recognition-retail-0003",
+        name="Intel Open Model Zoo emotions-recognition-retail-0003 (FP16-INT8 IR, 5 classes, 64 px)",
+        family="resnet",
+        runtime="openvino",
+        artifact=Artifact(
+            path=f"{OMZ_EMOTIONS}.xml",
+            sha256="8ac2f4440d52a3983f8f4930a13673bff46e4c802f81ac5391df631151c83297",
+            upstream="github.com/openvinotoolkit/open_model_zoo@9ebd3892 (2022.1) models/intel/"
+            "emotions-recognition-retail-0003 FP16-INT8 IR (.xml + .bin; sha384 equal to model.yml's), used as is",
+            upstream_sha256="8ac2f4440d52a3983f8f4930a13673bff46e4c802f81ac5391df631151c83297",
+            extra_files={
+                f"{OMZ_EMOTIONS}.bin": "a682e642406131e36624cde0bd491a2d46f1e3c48bcd7be8d3e0ca23262e9c4e"
+            },
+        ),
+        licence="Apache-2.0",
+        training_data="not stated by Intel; evaluated on AffectNet's validation part (5 classes, 70.20%). Not FER2013",
+        # BGR, bilinear 64 px, raw 0..255 values, NCHW.
+        preprocess=Preprocess(size=(64, 64), color="bgr", resize="cv2_linear", scale=1.0, layout="NCHW"),
+        output="softmax",
+        classes=("neutral", "happy", "sad", "surprise", "anger"),
+        verified=True,
+        reference_outputs="omz_emotions_recognition_retail_0003.json",
+        fixed_batch=1,
+        output_name="prob_emotion",
+        face_prep=FacePrep(kind="square_box", margin=0.1),
+        notes="Five classes only: it can never predict fear, disgust or contempt. Its face preparation is OMZ's "
+        "interactive_face_detection_demo: the box squared on max(w, h), x1.2 about its centre, clipped. Runs "
+        "with OpenVINO (`pip install 'ferbench[openvino]'`); there is no official ONNX export.",
+        homepage="github.com/openvinotoolkit/open_model_zoo",
     ),
 )
 

@@ -7,7 +7,8 @@ seed changes the noise), so re-running reuses every perturbed prediction already
 
 Landmarks for placing occluders are read from the row's ``crop_lm{0..4}_{x,y}`` columns (crop pixels, the
 order of :mod:`ferbench.perturb.ops`) when a dataset or face stage provides them; otherwise the occluders
-are placed from the crop geometry.
+are placed from the crop geometry. Where the face stage gives models their own crops (``Crops``), each crop
+is perturbed; the landmark columns describe the shared crop only, so the others are placed by geometry.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import pandas as pd
 
 from ..datasets.base import Dataset
 from ..engine import EngineOptions, EngineReport, PredictionStore, run_models
+from ..faces.types import SHARED_CROP, Crops
 from ..fingerprint import variant_fingerprint
 from ..models.cards import ModelCard
 from ..models.store import StoreSpec
 from .ops import OPS_VERSION
 from .registry import PERTURBATIONS, PerturbSpec, apply
 
-Transform = Callable[[np.ndarray, pd.Series], np.ndarray]
+Transform = Callable[[np.ndarray, pd.Series], np.ndarray | Crops]
 LANDMARK_COLUMNS = tuple(f"crop_lm{i}_{a}" for i in range(5) for a in "xy")
 
 
@@ -69,10 +71,16 @@ def row_landmarks(row: pd.Series) -> np.ndarray | None:
 def perturb_transform(spec: PerturbSpec, seed: int = 0, base: Transform | None = None) -> Transform:
     """An engine transform: the run's own transform (if any), then ``spec`` seeded per sample."""
 
-    def transform(img: np.ndarray, row: pd.Series) -> np.ndarray:
-        if base is not None:
-            img = base(img, row)
-        return apply(img, spec, sample_id=str(row["sample_id"]), seed=seed, landmarks=row_landmarks(row))
+    def transform(img: np.ndarray, row: pd.Series) -> np.ndarray | Crops:
+        out = base(img, row) if base is not None else img
+        sid, lm = str(row["sample_id"]), row_landmarks(row)
+        if isinstance(out, Crops):
+            return out.map(
+                lambda key, c: apply(
+                    c, spec, sample_id=sid, seed=seed, landmarks=lm if key == SHARED_CROP else None
+                )
+            )
+        return apply(out, spec, sample_id=sid, seed=seed, landmarks=lm)
 
     return transform
 
@@ -89,6 +97,7 @@ def run_perturbations(
     model_store: StoreSpec = None,
     progress: Callable[[int, int], Callable[[int], None]] | None = None,
     engine: Callable[..., EngineReport] = run_models,
+    crops: dict[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, EngineReport]]:
     """Fill the store for every perturbation variant; return the variant descriptions and engine reports.
 
@@ -112,6 +121,7 @@ def run_perturbations(
             options=replace(opts, variant=v, variant_fingerprint=fp),
             progress=progress,
             transform=perturb_transform(spec, seed, base_transform),
+            crops=crops,
         )
         p = PERTURBATIONS[spec.name]
         described.append(

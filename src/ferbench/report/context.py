@@ -49,6 +49,7 @@ class ModelRow:
     failures: list[tuple[str, int]]
     flags: list[Flag]
     best: bool = False
+    accuracy_open: float | None = None  # the open label rule's accuracy (the model's own arg-max)
 
 
 @dataclass
@@ -124,6 +125,9 @@ def model_flags(s: Mapping[str, Any]) -> list[Flag]:
                 "info",
             )
         )
+    prep = s.get("face_prep") or {}
+    if prep.get("note"):
+        flags.append(Flag(f"face prep: {prep.get('applied')}", str(prep["note"]), "info"))
     dropped = _num(s.get("mean_dropped_mass"))
     extra = list(s.get("extra_labels") or [])
     if dropped is not None and dropped > DROPPED_MASS_FLAG:
@@ -155,6 +159,7 @@ def _model_rows(models: Mapping[str, Mapping[str, Any]]) -> tuple[list[ModelRow]
                 n_failed=int(s.get("n_failed") or 0),
                 failures=failures,
                 flags=model_flags(s),
+                accuracy_open=_num(((s.get("by_label_rule") or {}).get("open") or {}).get("accuracy")),
             )
         )
     scored = [r for r in rows if r.balanced_accuracy is not None]
