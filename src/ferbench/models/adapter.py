@@ -147,10 +147,13 @@ class Adapter:
             bin_file = bins[0] if bins else self.weights.with_suffix(".bin")
             dynamic = False
             if self.card.fixed_batch == 1 and bin_file.is_file():
-                verdict = batching.openvino_batch_verdict(
-                    self.weights, bin_file, self.sha256, self.card.preprocess, batch_size, cache_dir
-                )
-                dynamic = self._proved(verdict)
+                try:
+                    verdict = batching.openvino_batch_verdict(
+                        self.weights, bin_file, self.sha256, self.card.preprocess, batch_size, cache_dir
+                    )
+                except ImportError:  # no OpenVINO: the session below says, in one line, what to install
+                    verdict = None
+                dynamic = verdict is not None and self._proved(verdict)
             # Like LiteRT, OpenVINO runs on the CPU whatever --device says (its GPU plugin is Intel-only).
             return OpenVinoSession(
                 self.weights,
