@@ -26,6 +26,8 @@ from .models.cards import ModelCard
 from .models.store import StoreSpec
 from .provenance import dataset_fingerprint, provenance
 
+CONFORMAL_FILE = "conformal.json"  # the thresholds a run calibrated, for ``ferbench predict --calibration``
+
 
 @dataclass
 class RunResult:
@@ -70,6 +72,29 @@ def _engine_record(report: EngineReport, engine: str | None = None) -> dict[str,
     return out
 
 
+def _union(a: Dataset, b: Dataset) -> Dataset:
+    """One dataset over both face sets (for the face stage), split again by :func:`_separate`."""
+    import pandas as pd
+
+    df = pd.concat([a.samples, b.samples], ignore_index=True)
+    return Dataset(a.name, a.root, df, a.description, a.pixels, a.labels, a.excluded)
+
+
+def _separate(staged: Dataset, cal_ids: set[str]) -> tuple[Dataset, Dataset]:
+    """The staged dataset cut back into (evaluated, calibration) by source face (ids may gain ``#face<k>``)."""
+    import copy
+
+    df = staged.samples
+    src = df["source_id"] if "source_id" in df.columns else df["sample_id"]
+    is_cal = src.astype(str).isin(cal_ids).to_numpy()
+    out = []
+    for mask in (~is_cal, is_cal):
+        part = copy.copy(staged)
+        part.samples = df[mask].reset_index(drop=True)
+        out.append(part)
+    return out[0], out[1]
+
+
 def run(
     dataset: str | Dataset,
     *,
@@ -97,6 +122,8 @@ def run(
     address: str | None = None,
     workers: int | None = None,
     wait: bool = False,
+    conformal: float | Sequence[float] | None = None,
+    calibrate_on: str | float | None = None,
 ) -> RunResult:
     """Run models over a dataset, store per-item predictions, and write ``metrics.json`` and ``report.html``.
 
@@ -117,6 +144,11 @@ def run(
     ``dataset_options`` go to the dataset loader (e.g.
     ``{"fps": 2}`` for ``video-folder``). One run holds ``out`` at a time: another run into the same folder
     raises :class:`~ferbench.engine.lock.FolderBusy` at once, or with ``wait=True`` waits for it to finish.
+
+    ``calibrate_on`` (a split name such as ``PublicTest`` / ``valid``, or a share such as ``0.3``) scores a
+    second, disjoint set of faces that no evaluated statistic counts: temperature scaling is fitted on it,
+    and ``conformal`` levels (``0.9`` or ``[0.9, 0.8]``) add the ``conformal`` section, prediction sets
+    calibrated on it (see :mod:`ferbench.metrics.conformal`, ``docs/uncertainty.md``).
     """
     from .metrics.groups import check_group_columns, parse_groups
     from .perturb import parse_perturb, run_perturbations
@@ -125,6 +157,15 @@ def run(
         raise FerbenchError(f"unknown engine '{engine}'; use 'local' or 'ray'")
     groupings = parse_groups(groups)
     perturb_specs = parse_perturb(perturb)  # bad names / severities fail before any slow work
+    from .datasets.holdout import holdout_record, parse_holdout, split_holdout
+    from .metrics.conformal import check_confidence_level
+
+    if conformal is None:
+        levels: list[float] = []
+    else:
+        raw_levels = [conformal] if isinstance(conformal, int | float | str) else list(conformal)
+        levels = list(dict.fromkeys(check_confidence_level(v) for v in raw_levels))
+    holdout = parse_holdout(calibrate_on)
     face_cfg = None
     if faces and faces != "none":  # check the face options before any slow work
         from .faces.crop import DEFAULT_MARGIN
@@ -133,11 +174,15 @@ def run(
         margin = DEFAULT_MARGIN if face_margin is None else face_margin
         face_cfg = FaceStageConfig(faces, multi_face, margin, face_align, own_crops=own_crops)
     if isinstance(dataset, Dataset):
-        ds = dataset.select(split, limit, seed)
+        full = dataset
     else:
         if data_root is None:
             raise ValueError("data_root is required when dataset is given by name")
-        ds = load_dataset(dataset, data_root, **(dataset_options or {})).select(split, limit, seed)
+        full = load_dataset(dataset, data_root, **(dataset_options or {}))
+    ds = full.select(split, limit, seed)
+    cal_ds: Dataset | None = None
+    if holdout is not None:
+        ds, cal_ds = split_holdout(full, ds, holdout, limit, seed)
     if estimate_attributes:  # check the other columns before any slow work
         from .attributes import ESTIMATED_COLUMNS
 
@@ -157,10 +202,13 @@ def run(
         if face_cfg is not None:
             from .faces.stage import prepare_face_stage
 
+            both = ds if cal_ds is None else _union(ds, cal_ds)
             stage = prepare_face_stage(
-                ds, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers, cards=cards
+                both, face_cfg, out_dir, model_store=model_store, workers=opts.decode_workers, cards=cards
             )
             ds, transform, faces_info, crops = stage.dataset, stage.transform, stage.info, stage.crops
+            if cal_ds is not None:
+                ds, cal_ds = _separate(stage.dataset, set(cal_ds.samples["sample_id"]))
             if opts.variant == "clean":
                 opts = replace(opts, variant=stage.variant, variant_fingerprint=stage.fingerprint)
             else:
@@ -197,6 +245,18 @@ def run(
             transform=transform,
             crops=crops,
         )
+        cal_report = None
+        if cal_ds is not None:
+            cal_report = compute(
+                cal_ds,
+                cards,
+                store,
+                model_store=model_store,
+                options=opts,
+                progress=progress,
+                transform=transform,
+                crops=crops,
+            )
         perturbed, perturb_reports = run_perturbations(
             ds,
             cards,
@@ -226,6 +286,18 @@ def run(
             section_options["faces"] = faces_info
         if scored is not ds:
             section_options["vote_faces"] = scored.samples
+        if cal_ds is not None and holdout is not None:
+            from .evaluate import restrict
+
+            section_options["calibration"] = {
+                "name": holdout.name,
+                "ev": restrict(preds, cal_ds.samples, ids, ds.labels, variant),
+                **holdout_record(holdout, cal_ds, seed),
+            }
+        if levels:
+            section_options["conformal"] = levels
+        if split:
+            section_options["evaluated_split"] = split
         metrics_core, ev = evaluate(
             preds, ds.samples, cards, ds.labels, seed=seed, variant=variant, options=section_options
         )
@@ -250,6 +322,10 @@ def run(
                 validate="one_to_many",
             ).drop_duplicates("sample_id")
         fingerprint = dataset_fingerprint(first)
+        cal_fingerprint = None
+        if cal_ds is not None:
+            cal_rows = cal_ds.samples.merge(preds[preds["variant"] == variant], on=["sample_id", "stamp"])
+            cal_fingerprint = dataset_fingerprint(cal_rows.drop_duplicates("sample_id"))
 
         metrics: dict[str, Any] = {
             "dataset": ds.name,
@@ -279,10 +355,25 @@ def run(
                     **({"faces": faces_info} if faces_info else {}),
                     **({"dataset_options": dataset_options} if dataset_options else {}),
                     **({"vote_only_faces": len(scored) - len(ds)} if scored is not ds else {}),
+                    **(
+                        {
+                            "calibration": {
+                                **holdout_record(holdout, cal_ds, seed),
+                                "dataset_fingerprint": cal_fingerprint,
+                                "engine": _engine_record(cal_report),
+                            }
+                        }
+                        if cal_ds is not None and holdout is not None and cal_report is not None
+                        else {}
+                    ),
                 },
             ),
         }
         write_json_atomic(metrics, out_dir / "metrics.json")
+        if metrics.get("conformal", {}).get("status") == "ok":
+            from .analysis.conformal import thresholds_document
+
+            write_json_atomic(thresholds_document(metrics, out_dir), out_dir / CONFORMAL_FILE)
         result = RunResult(out_dir, metrics, report, ev, ds, list(cards))
         if write_report:
             from .report import write_report as _write

@@ -173,6 +173,21 @@ def run(
     fps: Annotated[
         float | None, typer.Option(help="Video datasets: frames sampled per second of each clip (default 2).")
     ] = None,
+    conformal: Annotated[
+        list[float] | None,
+        typer.Option(
+            help="Add prediction sets with this coverage level, e.g. 0.9 (repeat for several); calibrated "
+            "on --calibrate-on. Adds the conformal section."
+        ),
+    ] = None,
+    calibrate_on: Annotated[
+        str | None,
+        typer.Option(
+            help="Calibration faces, scored beside --split and never counted in it: a split (FER2013: "
+            "PublicTest; FER+: valid) or a seeded share of the selected faces, e.g. 0.3. Used by "
+            "--conformal and temperature scaling."
+        ),
+    ] = None,
     label_map: LabelMap = None,
     option: LoaderOptions = None,
     wait: Annotated[
@@ -227,6 +242,8 @@ def run(
             engine=engine,
             address=address,
             workers=workers,
+            conformal=conformal,
+            calibrate_on=calibrate_on,
             wait=wait,
         )
     _print_summary(result.metrics)
@@ -290,12 +307,44 @@ def _print_summary(m: dict[str, Any]) -> None:
                 f"Human level (one annotator vs the others' plurality, {hl['n_faces']} majority faces): "
                 f"{_est(hl['humans'], True)}; best model {best}: {_est(hl['models'][best]['score'], True)}"
             )
+    if "conformal" in m:
+        _print_conformal(m["conformal"])
     if "faces" in m:
         f = m["faces"]
         console.print(
             f"Face stage ({f['detector']}, {f['policy']}): no face in {f['n_no_face']} of {f['n_decoded']} "
             f"decoded images (miss rate {_fmt(f['miss_rate'], True)}), {f['n_multiple_faces']} with several faces"
         )
+
+
+def _print_conformal(c: dict[str, Any]) -> None:
+    if c.get("status") != "ok":
+        console.print(f"Prediction sets: {c.get('status')}: {c.get('reason')}", highlight=False)
+        return
+    head = c["headline"]
+    for level, rules in c["results"].items():
+        t = Table(
+            title=f"{100 * float(level):g} % prediction sets ({head}, calibrated on {c['calibration']['name']}, "
+            f"{c['label_rule']} label rule)"
+        )
+        for col in ("model", "coverage", "95% interval", "level inside", "mean size", "singletons", "empty"):
+            t.add_column(col, justify="left" if col == "model" else "right")
+        for kind in ("models", "ensembles"):
+            for name, r in rules[head][kind].items():
+                if r.get("status") != "ok":
+                    t.add_row(name, r.get("status", "?"), (r.get("reason") or "")[:60], "", "", "", "")
+                    continue
+                cov, proc = r["coverage"], r["coverage_procedure"]
+                t.add_row(
+                    name,
+                    _fmt(cov["value"], True),
+                    f"{_fmt(proc['ci_low'], True)}–{_fmt(proc['ci_high'], True)}",
+                    "yes" if r["within_interval"] else "no",
+                    f"{r['mean_size']:.2f}",
+                    _fmt(r["share_singleton"], True),
+                    _fmt(r["share_empty"], True),
+                )
+        console.print(t)
 
 
 def _est(e: dict[str, Any], pct: bool = False) -> str:

@@ -12,6 +12,7 @@ from . import (  # noqa: F401,E402  (register sections)
     agreement_levels,
     uncertainty,
 )
+from . import conformal as _conformal  # noqa: F401,E402
 from . import faces as _faces  # noqa: F401,E402  (faces, video)
 from . import fairness as _fairness  # noqa: F401,E402
 from . import robustness as _robustness  # noqa: F401,E402

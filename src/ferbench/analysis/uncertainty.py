@@ -6,12 +6,16 @@ decline to answer, and how ensembles that can say "uncertain" compare. Definitio
 
 Temperature scaling is fitted on one split and evaluated on another (default PublicTest → PrivateTest, the
 two FER2013 test splits); datasets without both splits get the section with ``status: skipped`` and the
-reason. Options (``EvalContext.options``): ``calibration_fit_split``, ``calibration_eval_split``,
-``calibration_bins``, ``ensembles`` (a list of :class:`~ferbench.ensembles.EnsembleSpec`).
+reason. With ``--calibrate-on`` (``options["calibration"]``: faces scored beside the evaluated ones and never
+counted in them) the temperature is fitted on those faces instead and evaluated on every evaluated face, so it
+also runs on FER+ (valid → test). Options (``EvalContext.options``): ``calibration_fit_split``,
+``calibration_eval_split``, ``calibration_bins``, ``calibration``, ``ensembles`` (a list of
+:class:`~ferbench.ensembles.EnsembleSpec`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..ensembles import EnsembleOutput, EnsembleSpec, default_specs, run_ensemble
-from ..evaluate import EvalContext, register_section
+from ..evaluate import EvalContext, EvaluatedPredictions, register_section
 from ..metrics.calibration import (
     DEFAULT_BINS,
     EPS,
@@ -30,6 +34,7 @@ from ..metrics.calibration import (
 )
 from ..metrics.classification import classification_summary
 from ..metrics.selective import COMMIT_THRESHOLDS, selective_summary
+from ..models.cards import ModelCard
 
 BINNING = "top-label confidence, {0} equal-width bins over [0, 1]; bin b holds ((b)/{0}, (b+1)/{0}]"
 
@@ -50,14 +55,25 @@ class Predictor:
 _CACHE: dict[int, tuple[EvalContext, dict[str, Any]]] = {}
 
 
-def _state(ctx: EvalContext) -> dict[str, Any]:
-    """Predictors, ensemble outputs and split masks, computed once per context and shared by the sections."""
-    hit = _CACHE.get(id(ctx))
-    if hit is not None and hit[0] is ctx:
-        return hit[1]
-    ev = ctx.ev
+def labelled(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of faces with a dataset label, label indices with 0 where none).
+
+    Faces kept for their votes alone (no label under the dataset's rule) get sets and take part in the
+    people view, but never in coverage against the dataset label, nor in calibration.
+    """
+    v = np.asarray(y, dtype=np.float64)
+    has = np.isfinite(v) & (v >= 0)
+    return has, np.where(has, v, 0).astype(np.int64)
+
+
+def predictors(
+    ev: EvaluatedPredictions, cards: dict[str, ModelCard], specs: Sequence[EnsembleSpec]
+) -> tuple[list[Predictor], dict[str, tuple[EnsembleSpec, EnsembleOutput]]]:
+    """Every model and every non-abstaining ensemble of ``specs`` as a :class:`Predictor` over ``ev``'s faces.
+
+    Shared by the evaluated faces and the calibration faces, so both are built by the same rules.
+    """
     ids = ev.model_ids
-    cards = {c.id: c for c in ctx.cards}
     preds: list[Predictor] = []
     m = len(ids)
     for j, mid in enumerate(ids):
@@ -73,7 +89,6 @@ def _state(ctx: EvalContext) -> dict[str, Any]:
         preds.append(
             Predictor(mid, "model", ev.pred[:, j], ev.proba[:, j], agree, cards[mid].calibrated_scores, conf)
         )
-    specs: list[EnsembleSpec] = list(ctx.options.get("ensembles") or default_specs(ids))
     outputs: dict[str, tuple[EnsembleSpec, EnsembleOutput]] = {}
     for spec in specs:
         out = run_ensemble(spec, ids, ev.pred, ev.proba)
@@ -92,15 +107,41 @@ def _state(ctx: EvalContext) -> dict[str, Any]:
                     out.confidence,
                 )
             )
+    return preds, outputs
+
+
+def _state(ctx: EvalContext) -> dict[str, Any]:
+    """Predictors, ensemble outputs and split masks, computed once per context and shared by the sections.
+
+    With calibration faces (``options["calibration"]``, from ``--calibrate-on``), ``cal_predictors`` holds the
+    same predictors over those faces.
+    """
+    hit = _CACHE.get(id(ctx))
+    if hit is not None and hit[0] is ctx:
+        return hit[1]
+    ev = ctx.ev
+    cards = {c.id: c for c in ctx.cards}
+    specs: list[EnsembleSpec] = list(ctx.options.get("ensembles") or default_specs(ev.model_ids))
+    preds, outputs = predictors(ev, cards, specs)
     split = ctx.samples["split"].astype(str).to_numpy() if "split" in ctx.samples else None
-    state = {"predictors": preds, "ensembles": outputs, "split": split}
+    state: dict[str, Any] = {"predictors": preds, "ensembles": outputs, "split": split, "specs": specs}
+    cal = ctx.options.get("calibration")
+    if cal is not None:
+        state["cal_predictors"] = predictors(cal["ev"], cards, specs)[0]
     _CACHE.clear()
     _CACHE[id(ctx)] = (ctx, state)
     return state
 
 
 def _temperature_plan(ctx: EvalContext) -> tuple[str, str, str | None]:
-    """Fit and eval split names, and why temperature scaling is skipped (None: it can run)."""
+    """Fit and eval split names, and why temperature scaling is skipped (None: it can run).
+
+    With calibration faces (``--calibrate-on``) the temperature is fitted on them and evaluated on every
+    evaluated face; otherwise on two splits inside the evaluated faces (default PublicTest → PrivateTest).
+    """
+    cal = ctx.options.get("calibration")
+    if cal is not None:
+        return str(cal["name"]), str(ctx.options.get("evaluated_split") or "evaluated faces"), None
     fit = str(ctx.options.get("calibration_fit_split", "PublicTest"))
     evl = str(ctx.options.get("calibration_eval_split", "PrivateTest"))
     if "split" not in ctx.samples:
@@ -135,14 +176,23 @@ def _temperatures(ctx: EvalContext) -> dict[str, Any]:
         res["status"] = "fitted"
         split = st["split"]
         ids = ctx.ev.sample_ids
-        for p in st["predictors"]:
+        cal = ctx.options.get("calibration")
+        for i, p in enumerate(st["predictors"]):
             ok = p.pred >= 0
-            f, e = ok & (split == fit), ok & (split == evl)
+            if cal is not None:
+                cp = st["cal_predictors"][i]
+                cal_has, cal_t = labelled(cal["ev"].y_true)
+                f = (cp.pred >= 0) & cal_has
+                f_proba, f_y, f_ids = cp.proba[f], cal_t[f], cal["ev"].sample_ids[f]
+                e = ok & labelled(ctx.ev.y_true)[0]
+            else:
+                f, e = ok & (split == fit), ok & (split == evl)
+                f_proba, f_y, f_ids = p.proba[f], ctx.ev.y_true[f], ids[f]
             try:
                 r = temperature_scaling(
-                    p.proba[f],
-                    ctx.ev.y_true[f],
-                    ids[f],
+                    f_proba,
+                    f_y,
+                    f_ids,
                     p.proba[e],
                     ctx.ev.y_true[e],
                     ids[e],

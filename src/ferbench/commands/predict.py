@@ -6,6 +6,13 @@ reason: ``low agreement`` (fewer than ``--min-agreement`` of the models give the
 (the models' mean probability for it is below ``--abstain-below``) or ``no face found``. An unreadable file is
 reported as such and the other images go on.
 
+With ``--calibration RUN_DIR`` (a run made with ``--conformal`` and ``--calibrate-on``) each face also gets a
+*prediction set* from the thresholds that run stored in ``conformal.json``: "happy" for a one-label set, "happy or
+surprise (90 % sets)" for a small one, "uncertain" when it holds more than ``--max-set-size`` labels. The output
+names the run, its calibration split, the level, the set rule and the label set; probabilities are then laid out
+over the run's labels (restricted and renormalised as in the run), and models must be those the run calibrated
+(same weights). Without a run there are no calibrated sets, and predict says so rather than inventing thresholds.
+
 Labels are canonical expression labels over every label some chosen model has; a model's probabilities are
 laid out over that set with zeros for labels it lacks (the label-set rule with no dataset to restrict to).
 """
@@ -61,6 +68,104 @@ def _read(path: Path) -> np.ndarray | None:
     return img if img is not None and img.size else None
 
 
+NO_SETS = (
+    "no calibrated sets: give --calibration RUN_DIR, a run made with --conformal LEVEL --calibrate-on SPLIT, "
+    "to answer with prediction sets"
+)
+
+
+def load_set_rule(
+    run_dir: str | os.PathLike[str],
+    model_ids: Sequence[str],
+    sha256: dict[str, str],
+    method: str,
+    level: float | None,
+    rule: str | None,
+) -> tuple[Any, dict[str, Any]]:
+    """The :class:`~ferbench.metrics.conformal.ConformalCalibration` a run stored for these models, and what
+    it was fitted on (run, dataset, calibration split, level, rule, labels, predictor)."""
+    from ..api import CONFORMAL_FILE
+    from ..metrics.conformal import ConformalCalibration
+
+    path = Path(run_dir) / CONFORMAL_FILE
+    if not path.is_file():
+        raise FerbenchError(
+            f"{path}: not found; --calibration needs a run made with --conformal LEVEL --calibrate-on SPLIT"
+        )
+    try:
+        doc = json.loads(path.read_text())
+        table = doc["thresholds"]
+    except (json.JSONDecodeError, KeyError) as exc:
+        raise FerbenchError(f"{path}: not a ferbench conformal.json ({exc})") from None
+    levels = list(table)
+    lv = levels[0] if level is None else f"{level:g}"
+    if lv not in table:
+        raise FerbenchError(f"{path}: no {lv} sets; this run calibrated levels {', '.join(levels)}")
+    rule = rule or str(doc.get("headline") or "lac")
+    if rule not in table[lv]:
+        raise FerbenchError(f"{path}: no '{rule}' sets at {lv}; rules: {', '.join(table[lv])}")
+    for mid in model_ids:
+        if mid not in doc["models"]:
+            raise FerbenchError(
+                f"{path}: model '{mid}' was not in that run (its models: {', '.join(doc['models'])})"
+            )
+        if doc["models"][mid] and sha256.get(mid) and doc["models"][mid] != sha256[mid]:
+            raise FerbenchError(
+                f"{path}: model '{mid}' has other weights than in that run; its thresholds do not apply"
+            )
+    if len(model_ids) == 1:
+        kind, name = "models", model_ids[0]
+    else:
+        found = [
+            n
+            for n, e in (doc.get("ensembles") or {}).items()
+            if set(e["members"]) == set(model_ids) and e["method"] == method
+        ]
+        if not found:
+            raise FerbenchError(
+                f"{path}: that run calibrated no {method} ensemble of exactly these models; choose its models "
+                f"({', '.join(doc['models'])}) or one of them"
+            )
+        kind, name = "ensembles", found[0]
+    entry = table[lv][rule].get(kind, {}).get(name)
+    if entry is None:
+        raise FerbenchError(f"{path}: the run has no calibrated '{rule}' sets for {name} (refused there)")
+    cal = ConformalCalibration.from_dict(entry)
+    info = {
+        "run": str(Path(run_dir)),
+        "dataset": doc.get("dataset"),
+        "calibration_split": (doc.get("calibration") or {}).get("name"),
+        "evaluated_split": doc.get("evaluated_split"),
+        "confidence_level": cal.confidence_level,
+        "rule": rule,
+        "label_rule": doc.get("label_rule"),
+        "labels": list(cal.labels),
+        "predictor": name,
+        **({"thresholds": entry["thresholds"]} if cal.mondrian else {"threshold": entry["threshold"]}),
+    }
+    return cal, info
+
+
+def set_answer(labels: Sequence[str], members: np.ndarray, level: float, max_set_size: int) -> dict[str, Any]:
+    """A face's set in words: one label, "a or b (90 % sets)", or "uncertain" beyond ``max_set_size``."""
+    chosen = [labels[int(j)] for j in np.flatnonzero(members)]
+    pct = f"{100 * level:g} % sets"
+    if not chosen:
+        text = f"uncertain (empty {pct} set)"
+    elif len(chosen) > max_set_size:
+        text = f"uncertain ({len(chosen)} labels in the {pct[:-1]})"
+    elif len(chosen) == 1:
+        text = chosen[0]
+    else:
+        text = f"{' or '.join(chosen)} ({pct})"
+    return {
+        "labels": chosen,
+        "size": len(chosen),
+        "text": text,
+        "uncertain": not 0 < len(chosen) <= max_set_size,
+    }
+
+
 def predict_images(
     target: str | os.PathLike[str],
     *,
@@ -69,6 +174,10 @@ def predict_images(
     abstain_below: float = 0.5,
     min_agreement: float = 0.5,
     method: str = "mean",
+    calibration: str | os.PathLike[str] | None = None,
+    level: float | None = None,
+    set_rule: str | None = None,
+    max_set_size: int = 2,
 ) -> dict[str, Any]:
     """The JSON-ready answer for every image under ``target`` (see module docstring)."""
     from ..ensembles import NO_FACE  # the ensemble and metrics stack load scikit-learn: import on use
@@ -79,10 +188,25 @@ def predict_images(
     if method not in ("mean", "vote"):
         raise FerbenchError(f"--method '{method}' is not one of mean, vote")
     images = collect_images(target)
+    if max_set_size < 1:
+        raise FerbenchError(f"--max-set-size must be at least 1, got {max_set_size}")
     cards = resolve_models(models, model_store)
+    rule_cal, sets_info = None, None
+    if calibration is not None:
+        rule_cal, sets_info = load_set_rule(
+            calibration,
+            [c.id for c in cards],
+            {c.id: c.artifact.sha256 or "" for c in cards},
+            method,
+            level,
+            set_rule,
+        )
     adapters = [create(c.id, model_store) for c in cards]
-    present = {lab for c in cards for lab in c.canonical_classes}
-    labels = [lab for lab in CANONICAL_LABELS if lab in present]
+    if rule_cal is not None:
+        labels = list(rule_cal.labels)  # the run's evaluated labels: its thresholds hold over these only
+    else:
+        present = {lab for c in cards for lab in c.canonical_classes}
+        labels = [lab for lab in CANONICAL_LABELS if lab in present]
     cols = [CANONICAL_LABELS.index(lab) for lab in labels]
     results: list[dict[str, Any]] = []
     for path in images:
@@ -106,9 +230,18 @@ def predict_images(
         proba = np.stack(
             [np.nan_to_num(a.to_canonical(a.predict(crops))[:, cols], nan=0.0) for a in adapters], axis=1
         )
-        proba = proba / proba.sum(axis=2, keepdims=True)
+        total = proba.sum(axis=2, keepdims=True)
+        proba = np.divide(proba, total, out=np.zeros_like(proba), where=total > 0)
         pred = proba.argmax(axis=2)
         answers = _answers(pred, proba, method, min_agreement, abstain_below, labels)
+        if rule_cal is not None:
+            from ..ensembles import combine
+            from ..metrics.bootstrap import rng_for
+
+            vec = proba[:, 0] if len(cards) == 1 else combine(pred, proba, method).proba  # type: ignore[arg-type]
+            members = rule_cal.predict_sets(vec, rng=rng_for(0, str(path)))
+            for i, a in enumerate(answers):
+                a["set"] = set_answer(labels, members[i], rule_cal.confidence_level, max_set_size)
         face_rows = []
         for i, (box, _, score) in enumerate(faces):
             face_rows.append(
@@ -135,6 +268,9 @@ def predict_images(
         "method": method if len(cards) > 1 else "single model",
         "abstain_below": abstain_below,
         "min_agreement": min_agreement if len(cards) > 1 else None,
+        "sets": sets_info,
+        **({} if sets_info else {"sets_note": NO_SETS}),
+        "max_set_size": max_set_size,
         "images": results,
     }
 
@@ -176,6 +312,8 @@ def _answers(
 def _answer_text(a: dict[str, Any] | None) -> str:
     if a is None:
         return "unreadable image"
+    if a.get("set") is not None:
+        return str(a["set"]["text"])
     if a["uncertain"]:
         extra = (
             f" (best guess {a['best_guess']}, {100 * a['confidence']:.0f}%)" if a.get("best_guess") else ""
@@ -202,10 +340,27 @@ def predict(
         typer.Option(help="With several models: answer 'uncertain' when fewer than this share agree (0..1)."),
     ] = 0.5,
     method: Annotated[str, typer.Option(help="How several models combine: mean or vote.")] = "mean",
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            help="Answer with prediction sets from the thresholds this run stored (a run made with "
+            "--conformal LEVEL --calibrate-on SPLIT)."
+        ),
+    ] = None,
+    level: Annotated[
+        float | None, typer.Option(help="Which of the run's levels to use (default: its first).")
+    ] = None,
+    set_rule: Annotated[
+        str | None,
+        typer.Option(help="Which of the run's set rules (lac, aps, …; default: the run's headline)."),
+    ] = None,
+    max_set_size: Annotated[
+        int, typer.Option(help="Answer 'uncertain' when the set holds more labels than this.")
+    ] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     model_store: ModelStores = None,
 ) -> None:
-    """Label the facial expressions in photos, or say "uncertain" and why."""
+    """Label the facial expressions in photos, or say "uncertain" and why; with --calibration, answer with sets."""
     res = predict_images(
         target,
         models=models,
@@ -213,6 +368,10 @@ def predict(
         abstain_below=abstain_below,
         min_agreement=min_agreement,
         method=method,
+        calibration=calibration,
+        level=level,
+        set_rule=set_rule,
+        max_set_size=max_set_size,
     )
     if as_json:
         typer.echo(json.dumps(res, indent=1))
@@ -238,4 +397,16 @@ def predict(
             ]
             t.add_row(f"#{i + 1} at ({x:.0f},{y:.0f}) {w:.0f}x{h:.0f}", *cells, _answer_text(f["answer"]))
         console.print(t)
+    si = res["sets"]
+    if si:
+        th = si.get("threshold", si.get("thresholds"))
+        console.print(
+            f"Sets: {100 * si['confidence_level']:g} % {si['rule']} sets of {si['predictor']} from run {si['run']} "
+            f"({si['dataset']}, calibrated on {si['calibration_split']}, {si['label_rule']} label rule, labels "
+            f"{', '.join(si['labels'])}); threshold {th}. The guarantee holds for faces like that run's.",
+            highlight=False,
+            soft_wrap=True,
+        )
+    else:
+        console.print(f"Answers without sets: {NO_SETS}.", highlight=False, soft_wrap=True)
     console.print(NOTE)

@@ -68,6 +68,7 @@ SECTION_TEMPLATES: list[tuple[str, str]] = [
     ("calibration", "calibration.html.j2"),
     ("selective", "selective.html.j2"),
     ("ensembles", "ensembles.html.j2"),
+    ("conformal", "conformal.html.j2"),
     ("fairness", "fairness.html.j2"),
     ("robustness", "robustness.html.j2"),
     ("faces", "faces.html.j2"),
@@ -86,6 +87,7 @@ SECTION_TITLES: dict[str, str] = {
     "humans": "People vs models",
     "affect": "Valence & arousal",
     "faces": "Face stage",
+    "conformal": "Prediction sets",
 }
 
 

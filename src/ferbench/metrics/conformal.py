@@ -1,0 +1,462 @@
+"""Split-conformal prediction sets: a set of labels per face with a guaranteed share of faces covered.
+
+Why: a threshold on a softmax promises nothing, and FER models are confidently wrong often. Split conformal
+prediction turns any model's (restricted, renormalised) probabilities into *sets* of labels such that, for
+faces exchangeable with a held-out calibration split, the true label lies in the set for at least a
+``confidence_level`` share of faces, with no retraining. The price is paid in set size, which is what
+makes the sets informative: large sets are where the model (and, on FER+, often people) are unsure.
+
+Vocabulary follows scikit-learn / MAPIE: ``confidence_level`` is 1 − α; ``conformity_scores`` are the
+non-conformity scores of the true labels on the calibration split (larger: less typical); the threshold
+(MAPIE's ``quantiles_``) is their conformal quantile. Definitions (also in ``docs/uncertainty.md``):
+
+* **Quantile**: with ``n`` calibration scores, the threshold is the ``k``-th smallest score with
+  ``k = ceil((n + 1) · confidence_level)``, computed exactly as MAPIE's ``_compute_classification_quantile``
+  does (``np.quantile(scores, k / n, method="lower")``, α taken as ``1 − confidence_level``). When ``k > n``
+  the quantile does not exist (the only valid set would be every label): refused with
+  :class:`ConformalError`.
+* **LAC** (Sadinle et al., 2019): score of label ``j`` is ``1 − p_j``; the set is every label with
+  ``1 − p_j ≤ threshold``. Smallest sets on average; may be empty.
+* **APS** (Romano et al., 2020): labels in decreasing probability; score of ``j`` is the cumulative
+  probability up to and including ``j``. Non-randomised sets are MAPIE's ``include_last_label=False`` rule:
+  the labels whose cumulative probability is ``≤ threshold``, never fewer than the top label, then every
+  label at least as probable as the least probable one included (ties are never split), never a label of
+  zero probability (a label the model lacks, see the restricted label rule). *Randomised*: the score is
+  ``cumsum − u · p_j`` with one ``u ~ U(0, 1)`` per face, the set is every label whose randomised score is
+  ``≤ threshold``; coverage is then exact in expectation and sets may be empty.
+* **RAPS** (Angelopoulos et al., 2021): APS plus ``lam · max(0, rank_j − k_reg)`` (rank 1-based), which
+  penalises long tails of unlikely labels; sets as for APS. ``lam`` and ``k_reg`` are fixed (not tuned on
+  the calibration split, so that split stays a pure calibration split): defaults ``RAPS_LAMBDA`` and
+  ``RAPS_K_REG``.
+* **Class-conditional (Mondrian)**: one threshold per label from the calibration faces of that label, so
+  coverage holds *per true label* (marginal coverage can hide a label that is never covered); a label
+  needs enough calibration faces of its own. Label ``j`` is in the set when its score is ``≤`` its label's
+  threshold (for APS/RAPS non-randomised, then closed upwards in probability as above).
+
+Comparisons use MAPIE's tolerance ``TOL = 1e-8`` so the sets equal MAPIE's on the same scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import FerbenchError
+
+METHODS: tuple[str, ...] = ("lac", "aps", "raps")
+TOL = 1e-8  # MAPIE's EPSILON: the float tolerance of every score-vs-threshold comparison
+RAPS_LAMBDA = 0.01
+RAPS_K_REG = 1
+
+
+class ConformalError(FerbenchError):
+    """Conformal sets cannot be calibrated as asked (level, calibration split too small, label absent)."""
+
+
+def check_confidence_level(level: Any, what: str = "--conformal") -> float:
+    """A confidence level strictly between 0 and 1 (0.9: 90 % of faces covered)."""
+    try:
+        v = float(level)
+    except (TypeError, ValueError):
+        raise ConformalError(f"{what} {level!r} is not a number; give a level such as 0.9") from None
+    if not (0.0 < v < 1.0):
+        raise ConformalError(f"{what} {level!r} is outside (0, 1); give a level such as 0.9 (90 % coverage)")
+    return v
+
+
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        raise ConformalError(f"unknown conformal method '{method}'; use one of {', '.join(METHODS)}")
+    return method
+
+
+def quantile_rank(n: int, confidence_level: float) -> int:
+    """``k = ceil((n + 1)(1 − α))`` with α = 1 − level, in MAPIE's floating-point order of operations."""
+    alpha = 1.0 - confidence_level
+    return int(np.ceil((n + 1) * (1.0 - alpha)))
+
+
+def min_calibration_size(confidence_level: float) -> int:
+    """The fewest calibration faces for which the conformal quantile at this level exists."""
+    n = 1
+    while quantile_rank(n, confidence_level) > n:
+        n += 1
+    return n
+
+
+def conformal_quantile(scores: np.ndarray, confidence_level: float, what: str = "") -> float:
+    """The ``ceil((n+1)·level)``-th smallest score (see module docstring); refused where it does not exist."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    n = len(s)
+    level = check_confidence_level(confidence_level)
+    k = quantile_rank(n, level)
+    if n == 0 or k > n:
+        prefix = f"{what}: " if what else ""
+        raise ConformalError(
+            f"{prefix}calibration split has {n} face(s); a {100 * level:g} % set needs at least "
+            f"{min_calibration_size(level)} (the conformal quantile ceil((n+1)·{level:g}) must be ≤ n); use a "
+            "larger calibration split or a lower level"
+        )
+    return float(np.quantile(s, k / n, method="lower"))
+
+
+def _check_proba(proba: np.ndarray) -> np.ndarray:
+    p = np.asarray(proba, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] < 2:
+        raise ValueError(f"expected probabilities of shape (n, k) with k ≥ 2, got {p.shape}")
+    if not np.all(np.isfinite(p)):
+        raise ValueError("probabilities hold NaN or infinite values; drop unscored faces first")
+    return p
+
+
+def _check_y(y: np.ndarray, n: int, k: int) -> np.ndarray:
+    t = np.asarray(y, dtype=np.int64)
+    if t.shape != (n,):
+        raise ValueError(f"expected {n} labels, got shape {t.shape}")
+    if n and (t.min() < 0 or t.max() >= k):
+        raise ValueError("y holds label indices outside 0..k-1")
+    return t
+
+
+def _cumulative(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per label, the cumulative probability through it in decreasing order, and its 1-based rank.
+
+    Ties are ordered as MAPIE orders them (``fliplr(argsort)``, stable: the higher label index first).
+    """
+    order = np.fliplr(np.argsort(proba, axis=1, kind="stable"))
+    sorted_p = np.take_along_axis(proba, order, axis=1)
+    inv = np.argsort(order, axis=1)
+    cum = np.take_along_axis(np.cumsum(sorted_p, axis=1), inv, axis=1)
+    return cum, inv + 1
+
+
+def label_scores(
+    proba: np.ndarray,
+    method: str,
+    *,
+    u: np.ndarray | None = None,
+    lam: float = RAPS_LAMBDA,
+    k_reg: int = RAPS_K_REG,
+) -> np.ndarray:
+    """(n, k) non-conformity score of every label of every face; ``u`` (n,) randomises APS/RAPS."""
+    p = _check_proba(proba)
+    check_method(method)
+    if method == "lac":
+        return 1.0 - p
+    cum, rank = _cumulative(p)
+    if u is not None:
+        uu = np.asarray(u, dtype=np.float64).reshape(-1, 1)
+        if len(uu) != len(p):
+            raise ValueError(f"expected {len(p)} uniform draws, got {len(uu)}")
+        cum = cum - uu * p
+    if method == "raps":
+        cum = cum + lam * np.maximum(0, rank - k_reg)
+    return cum
+
+
+def conformity_scores(
+    proba: np.ndarray,
+    y: np.ndarray,
+    method: str,
+    *,
+    u: np.ndarray | None = None,
+    lam: float = RAPS_LAMBDA,
+    k_reg: int = RAPS_K_REG,
+) -> np.ndarray:
+    """(n,) score of each face's true label: what the threshold is the conformal quantile of."""
+    s = label_scores(proba, method, u=u, lam=lam, k_reg=k_reg)
+    t = _check_y(y, len(s), s.shape[1])
+    return np.asarray(s[np.arange(len(t)), t])
+
+
+def prediction_sets(
+    proba: np.ndarray,
+    thresholds: float | Sequence[float] | np.ndarray,
+    method: str,
+    *,
+    u: np.ndarray | None = None,
+    lam: float = RAPS_LAMBDA,
+    k_reg: int = RAPS_K_REG,
+) -> np.ndarray:
+    """(n, k) boolean membership: label ``j`` of face ``i`` is in the set (rules in the module docstring).
+
+    ``thresholds`` is one number (marginal) or one per label (class-conditional). ``u`` given: randomised
+    APS/RAPS sets.
+    """
+    p = _check_proba(proba)
+    q = np.broadcast_to(np.asarray(thresholds, dtype=np.float64), (p.shape[1],))
+    scores = label_scores(p, method, u=u, lam=lam, k_reg=k_reg)
+    base = scores - q[None, :] <= TOL
+    if method == "lac" or u is not None:
+        return np.asarray(base)
+    # Non-randomised APS/RAPS: never empty, closed upwards in probability (ties kept), no zero-mass label.
+    n = len(p)
+    top = p.argmax(axis=1)
+    base[np.arange(n), top] = True
+    last = np.where(base, p, np.inf).min(axis=1)
+    nonzero_min = np.where(p > TOL, p, np.inf).min(axis=1)
+    last = np.where(last <= TOL, nonzero_min, last)
+    return np.asarray(p - last[:, None] >= -TOL)
+
+
+@dataclass(frozen=True)
+class ConformalCalibration:
+    """Thresholds fitted on a calibration split: everything needed to make sets for new faces."""
+
+    method: str
+    confidence_level: float
+    labels: tuple[str, ...]
+    thresholds: tuple[float, ...]  # one per label (all equal unless class-conditional)
+    n_calibration: int
+    randomized: bool = False
+    mondrian: bool = False
+    lam: float = RAPS_LAMBDA
+    k_reg: int = RAPS_K_REG
+    n_per_label: dict[str, int] = field(default_factory=dict)
+    # the calibration faces' scores and true labels, for the procedure interval; not part of the stored rule
+    scores: np.ndarray | None = field(default=None, compare=False, repr=False)
+    score_labels: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        """``lac``, ``aps_randomized``, ``lac_mondrian``…: the name of this set rule in ``metrics.json``."""
+        return (
+            self.method + ("_randomized" if self.randomized else "") + ("_mondrian" if self.mondrian else "")
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "method": self.method,
+            "confidence_level": self.confidence_level,
+            "randomized": self.randomized,
+            "mondrian": self.mondrian,
+            "labels": list(self.labels),
+            "n_calibration": self.n_calibration,
+            "n_per_label": dict(self.n_per_label),
+        }
+        if self.mondrian:
+            d["thresholds"] = dict(zip(self.labels, self.thresholds, strict=True))
+        else:
+            d["threshold"] = self.thresholds[0]
+        if self.method == "raps":
+            d.update(lam=self.lam, k_reg=self.k_reg)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ConformalCalibration:
+        labels = tuple(str(x) for x in d["labels"])
+        if d.get("mondrian"):
+            th = tuple(float(d["thresholds"][lab]) for lab in labels)
+        else:
+            th = (float(d["threshold"]),) * len(labels)
+        return cls(
+            method=check_method(str(d["method"])),
+            confidence_level=check_confidence_level(d["confidence_level"]),
+            labels=labels,
+            thresholds=th,
+            n_calibration=int(d["n_calibration"]),
+            randomized=bool(d.get("randomized", False)),
+            mondrian=bool(d.get("mondrian", False)),
+            lam=float(d.get("lam", RAPS_LAMBDA)),
+            k_reg=int(d.get("k_reg", RAPS_K_REG)),
+            n_per_label={str(k): int(v) for k, v in (d.get("n_per_label") or {}).items()},
+        )
+
+    def draws(self, n: int, rng: np.random.Generator | None) -> np.ndarray | None:
+        """The per-face uniform draws of a randomised rule (None for a non-randomised one)."""
+        if not self.randomized:
+            return None
+        if rng is None:
+            raise ValueError("randomised sets need a random generator")
+        return np.asarray(rng.uniform(size=n))
+
+    def sets_at(self, proba: np.ndarray, thresholds: Any, u: np.ndarray | None = None) -> np.ndarray:
+        """(n, k) sets of this rule at other thresholds (the procedure interval re-thresholds with them)."""
+        p = _check_proba(proba)
+        if p.shape[1] != len(self.labels):
+            raise ValueError(f"expected probabilities over {len(self.labels)} labels, got {p.shape[1]}")
+        return prediction_sets(p, thresholds, self.method, u=u, lam=self.lam, k_reg=self.k_reg)
+
+    def predict_sets(self, proba: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """(n, k) sets for new faces; a randomised rule needs ``rng`` for its per-face draws."""
+        return self.sets_at(proba, self.thresholds, self.draws(len(proba), rng))
+
+
+def calibrate(
+    proba: np.ndarray,
+    y: np.ndarray,
+    labels: Sequence[str],
+    *,
+    method: str = "lac",
+    confidence_level: float = 0.9,
+    randomized: bool = False,
+    mondrian: bool = False,
+    rng: np.random.Generator | None = None,
+    lam: float = RAPS_LAMBDA,
+    k_reg: int = RAPS_K_REG,
+    name: str = "",
+) -> ConformalCalibration:
+    """Fit the threshold(s) of one set rule on a calibration split's probabilities and true labels.
+
+    Refuses (:class:`ConformalError`) a level outside (0, 1), a split too small for the level (for a
+    class-conditional rule: any label's share of it), and a split lacking one of ``labels`` (its faces would
+    have no calibrated threshold, and its coverage no guarantee).
+    """
+    what = f"{name}: " if name else ""
+    level = check_confidence_level(confidence_level)
+    check_method(method)
+    if randomized and method == "lac":
+        raise ConformalError("LAC sets have no randomised form; randomise aps or raps")
+    p = _check_proba(proba)
+    labels = tuple(labels)
+    if p.shape[1] != len(labels):
+        raise ValueError(f"expected probabilities over {len(labels)} labels, got {p.shape[1]}")
+    t = _check_y(y, len(p), p.shape[1])
+    counts = np.bincount(t, minlength=len(labels)) if len(t) else np.zeros(len(labels), np.int64)
+    missing = [lab for lab, c in zip(labels, counts, strict=True) if c == 0]
+    if missing:
+        raise ConformalError(
+            f"{what}calibration split has no face labelled {', '.join(missing)}; sets for that label would "
+            "have no calibrated threshold (use a calibration split that holds every evaluated label)"
+        )
+    u = None
+    if randomized:
+        if rng is None:
+            raise ValueError("randomised calibration needs a random generator")
+        u = rng.uniform(size=len(p))
+    scores = conformity_scores(p, t, method, u=u, lam=lam, k_reg=k_reg)
+    n_per = {lab: int(c) for lab, c in zip(labels, counts, strict=True)}
+    if mondrian:
+        th = tuple(
+            conformal_quantile(scores[t == j], level, what=f"{what}label '{lab}'")
+            for j, lab in enumerate(labels)
+        )
+    else:
+        th = (conformal_quantile(scores, level, what=name),) * len(labels)
+    return ConformalCalibration(
+        method, level, labels, th, len(t), randomized, mondrian, lam, k_reg, n_per, scores, t
+    )
+
+
+def procedure_interval(
+    cal: ConformalCalibration,
+    covered_at: Any,
+    n_test: int,
+    *,
+    n_resamples: int | None = None,
+    confidence: float | None = None,
+    seed: int = 0,
+    key: str = "conformal",
+) -> dict[str, Any]:
+    """Percentile interval of coverage over resamples of *both* the calibration and the evaluated faces.
+
+    Why: coverage is random twice over, through the threshold (the calibration faces) and through the faces it
+    is measured on. An interval over evaluated faces alone is too narrow to judge "is the coverage the nominal
+    level?": with a few thousand faces on each side each part contributes about equally. Each resample
+    redraws the calibration faces (within each label for a class-conditional rule), recomputes the threshold(s)
+    with the same conformal quantile, and redraws the evaluated faces; ``covered_at(thresholds)`` gives the
+    (n_test,) coverage indicators at given thresholds (the randomised draws held fixed).
+    """
+    from .bootstrap import (
+        DEFAULT_CONFIDENCE,
+        DEFAULT_RESAMPLES,
+        compress,
+        percentile_interval,
+        resample_weights,
+        rng_for,
+    )
+
+    if cal.scores is None or cal.score_labels is None:
+        raise ValueError("this calibration carries no calibration scores (fitted elsewhere)")
+    b = DEFAULT_RESAMPLES if n_resamples is None else n_resamples
+    conf = DEFAULT_CONFIDENCE if confidence is None else confidence
+    rng = rng_for(seed, key + ":procedure")
+    scores, t = np.asarray(cal.scores), np.asarray(cal.score_labels)
+    k = len(cal.labels)
+    groups = [np.flatnonzero(t == j) for j in range(k)] if cal.mondrian else [np.arange(len(scores))]
+    th = np.empty((b, k))
+    for j, idx in enumerate(groups):
+        order = np.argsort(scores[idx], kind="stable")
+        srt = scores[idx][order]
+        rank = quantile_rank(len(srt), cal.confidence_level)
+        # counts (B, n) of each calibration face in each resample, faces in increasing score order (compress
+        # of the distinct ranks keeps that order); the rank-th smallest is where the running count reaches rank
+        ranks = np.empty(len(srt), dtype=np.int64)
+        ranks[order] = np.arange(len(srt))
+        counts = resample_weights(compress(ranks), b, rng, method="index")
+        q = srt[(np.cumsum(counts, axis=1) >= rank).argmax(axis=1)]
+        if cal.mondrian:
+            th[:, j] = q
+        else:
+            th[:] = q[:, None]
+    test_w = resample_weights(compress(np.arange(n_test)), b, rng, method="index")
+    cache: dict[tuple[float, ...], np.ndarray] = {}
+    cov = np.empty(b)
+    for i in range(b):
+        key_i = tuple(th[i])
+        hit = cache.get(key_i)
+        if hit is None:
+            hit = cache[key_i] = np.asarray(covered_at(th[i]), dtype=np.float64)
+        cov[i] = test_w[i] @ hit / n_test
+    lo, hi, _ = percentile_interval(cov, conf)
+    return {
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "n_resamples": b,
+        "confidence": conf,
+        "method": "percentile bootstrap over calibration and evaluated faces, threshold refitted per resample",
+    }
+
+
+def set_summary(
+    sets: np.ndarray,
+    y: np.ndarray,
+    labels: Sequence[str],
+    confidence_level: float,
+    *,
+    seed: int = 0,
+    key: str = "conformal",
+    n_resamples: int | None = None,
+) -> dict[str, Any]:
+    """Empirical coverage (with a bootstrap interval over faces) and set sizes of sets for labelled faces.
+
+    ``within_test_interval``: the nominal level lies inside that interval (which holds the threshold fixed;
+    see :func:`procedure_interval` for the one that does not). ``per_label``: coverage and
+    mean size among the faces of each true label (marginal coverage can hide a label never covered).
+    """
+    from .bootstrap import DEFAULT_RESAMPLES
+    from .humans import mean_estimate
+
+    b = DEFAULT_RESAMPLES if n_resamples is None else n_resamples
+    s = np.asarray(sets, dtype=bool)
+    t = _check_y(y, len(s), s.shape[1])
+    n = len(t)
+    covered = s[np.arange(n), t].astype(np.float64)
+    size = s.sum(axis=1)
+    cov = mean_estimate(covered, n_resamples=b, seed=seed, key=key, reason="no scored face")
+    per_label: dict[str, Any] = {}
+    for j, lab in enumerate(labels):
+        sel = t == j
+        est = mean_estimate(covered[sel], n_resamples=b, seed=seed, key=f"{key}:{lab}", reason="no face")
+        per_label[lab] = {
+            "n": int(sel.sum()),
+            "coverage": est.to_json(),
+            "mean_size": float(size[sel].mean()) if sel.any() else None,
+        }
+    within = None
+    if cov.ci_low is not None and cov.ci_high is not None:
+        within = bool(cov.ci_low <= confidence_level <= cov.ci_high)
+    return {
+        "n": n,
+        "coverage": cov.to_json(),
+        "nominal": confidence_level,
+        "within_test_interval": within,
+        "mean_size": float(size.mean()) if n else None,
+        "share_singleton": float((size == 1).mean()) if n else None,
+        "share_empty": float((size == 0).mean()) if n else None,
+        "size_counts": {str(k): int((size == k).sum()) for k in range(s.shape[1] + 1)},
+        "per_label": per_label,
+    }

@@ -1,0 +1,268 @@
+"""Split-conformal sets against MAPIE (an independent implementation) on the same scores, coverage on synthetic
+data whose true label distribution is known, and the refusals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from mapie.classification import SplitConformalClassifier
+from mapie.utils import _compute_classification_quantile
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from ferbench.metrics.conformal import (
+    ConformalCalibration,
+    ConformalError,
+    calibrate,
+    check_confidence_level,
+    conformal_quantile,
+    min_calibration_size,
+    prediction_sets,
+)
+
+LABELS = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger")
+
+
+class StoredScores(ClassifierMixin, BaseEstimator):
+    """A "fitted" classifier whose input *is* its probability table: MAPIE then sees exactly our scores."""
+
+    def __init__(self, k: int = 7) -> None:
+        self.k = k
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> StoredScores:
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.arange(self.k)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(X, dtype=np.float64)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(X).argmax(axis=1)
+
+
+class ZeroUniform(np.random.RandomState):
+    """MAPIE always randomises APS calibration scores (``score - u * p_y``); u = 0 gives the plain score."""
+
+    def uniform(self, low=0.0, high=1.0, size=None):  # type: ignore[override]
+        return np.zeros(size)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _model_like(n: int, seed: int, k: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """A known world: the true label is *drawn from* p, so p is perfectly calibrated."""
+    rng = np.random.default_rng(seed)
+    p = _softmax(rng.normal(size=(n, k)) * rng.uniform(0.5, 3.0, size=(n, 1)))
+    y = (p.cumsum(axis=1) > rng.uniform(size=(n, 1))).argmax(axis=1)
+    return p, y
+
+
+def _mapie(cal_p, cal_y, test_p, level, score, include_last_label=None, random_state=None):
+    m = SplitConformalClassifier(
+        StoredScores(cal_p.shape[1]),
+        confidence_level=level,
+        conformity_score=score,
+        prefit=True,
+        random_state=random_state,
+    )
+    m.conformalize(cal_p, cal_y)
+    params = None if include_last_label is None else {"include_last_label": include_last_label}
+    _, sets = m.predict_set(test_p, conformity_score_params=params)
+    return m, sets[:, :, 0]
+
+
+@pytest.mark.parametrize("level", [0.8, 0.9, 0.95])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lac_threshold_and_sets_equal_mapie(level, seed):
+    cal_p, cal_y = _model_like(500, seed)
+    test_p, _ = _model_like(400, seed + 100)
+    ours = calibrate(cal_p, cal_y, LABELS, method="lac", confidence_level=level)
+    m, sets = _mapie(cal_p, cal_y, test_p, level, "lac")
+    q = float(np.ravel(m._mapie_classifier.conformity_score_function_.quantiles_)[0])
+    assert ours.thresholds[0] == q
+    assert np.array_equal(ours.predict_sets(test_p), sets)
+
+
+@pytest.mark.parametrize("level", [0.8, 0.9, 0.95])
+def test_aps_non_randomised_threshold_and_sets_equal_mapie(level):
+    cal_p, cal_y = _model_like(600, 3)
+    test_p, _ = _model_like(400, 4)
+    # a model lacking two labels (exact zeros, as the restricted label rule gives) and tied vote shares
+    test_p[:50, 5:] = 0.0
+    test_p[:50] /= test_p[:50].sum(axis=1, keepdims=True)
+    test_p[50:80] = np.array([0.4, 0.2, 0.2, 0.2, 0, 0, 0])
+    ours = calibrate(cal_p, cal_y, LABELS, method="aps", confidence_level=level)
+    m, sets = _mapie(cal_p, cal_y, test_p, level, "aps", include_last_label=False, random_state=ZeroUniform())
+    q = float(np.ravel(m._mapie_classifier.conformity_score_function_.quantiles_)[0])
+    assert ours.thresholds[0] == pytest.approx(q, abs=1e-15)
+    assert np.array_equal(ours.predict_sets(test_p), sets)
+    # with MAPIE's default include_last_label=True the sets would be larger: the option matters
+    _, sets_default = _mapie(cal_p, cal_y, test_p, level, "aps", random_state=ZeroUniform())
+    assert sets_default.sum() > sets.sum()
+
+
+@pytest.mark.filterwarnings("ignore:WARNING. your conformalization dataset has less labels")
+def test_class_conditional_thresholds_equal_mapie_per_label():
+    cal_p, cal_y = _model_like(1400, 5)
+    test_p, _ = _model_like(300, 6)
+    ours = calibrate(cal_p, cal_y, LABELS, method="lac", confidence_level=0.9, mondrian=True)
+    for j in range(len(LABELS)):
+        m, _ = _mapie(cal_p[cal_y == j], cal_y[cal_y == j], test_p, 0.9, "lac")
+        q = float(np.ravel(m._mapie_classifier.conformity_score_function_.quantiles_)[0])
+        assert ours.thresholds[j] == q
+    sets = ours.predict_sets(test_p)
+    assert np.array_equal(sets, 1.0 - test_p <= np.array(ours.thresholds)[None, :] + 1e-8)
+
+
+def test_refused_exactly_where_mapies_quantile_does_not_exist():
+    rng = np.random.default_rng(0)
+    for level in (0.5, 0.8, 0.9, 0.95, 0.99, 0.7, 0.85):
+        for n in range(1, 120):
+            s = rng.uniform(size=(n, 1))
+            try:
+                _compute_classification_quantile(s, np.array([1 - level]))
+                exists = True
+            except ValueError:
+                exists = False
+            if exists:
+                assert conformal_quantile(s, level) == float(
+                    _compute_classification_quantile(s, np.array([1 - level]))[0]
+                )
+            else:
+                with pytest.raises(ConformalError, match="needs at least"):
+                    conformal_quantile(s, level)
+            assert exists == (n >= min_calibration_size(level))
+
+
+@pytest.mark.parametrize(("method", "randomized"), [("lac", False), ("aps", False), ("aps", True),
+                                                    ("raps", False), ("raps", True)])  # fmt: skip
+def test_coverage_holds_on_data_with_a_known_distribution(method, randomized):
+    # 200 repetitions of a 500-face calibration split and a 500-face test split: mean coverage is at least
+    # the level (exactly the level for randomised sets: within 3 standard errors of it)
+    rng = np.random.default_rng(42)
+    covs, sizes = [], []
+    for rep in range(200):
+        cal_p, cal_y = _model_like(500, 1000 + rep)
+        test_p, test_y = _model_like(500, 5000 + rep)
+        c = calibrate(
+            cal_p, cal_y, LABELS, method=method, confidence_level=0.9, randomized=randomized, rng=rng
+        )
+        sets = c.predict_sets(test_p, rng=rng)
+        covs.append(sets[np.arange(500), test_y].mean())
+        sizes.append(sets.sum(axis=1).mean())
+    mean, se = float(np.mean(covs)), float(np.std(covs) / np.sqrt(len(covs)))
+    assert mean >= 0.9 - 3 * se
+    if randomized or method == "lac":
+        assert mean <= 0.9 + 1 / 501 + 3 * se  # the guarantee's upper end: tight, not just conservative
+    assert 1.0 < float(np.mean(sizes)) < 7.0
+
+
+def test_randomised_sets_may_be_empty_non_randomised_aps_never():
+    cal_p, cal_y = _model_like(800, 11)
+    test_p, _ = _model_like(2000, 12)
+    rng = np.random.default_rng(0)
+    r = calibrate(cal_p, cal_y, LABELS, method="aps", confidence_level=0.8, randomized=True, rng=rng)
+    nr = calibrate(cal_p, cal_y, LABELS, method="aps", confidence_level=0.8)
+    assert (r.predict_sets(test_p, rng=rng).sum(axis=1) == 0).any()
+    assert (nr.predict_sets(test_p).sum(axis=1) >= 1).all()
+
+
+def test_class_conditional_coverage_holds_for_a_rare_label():
+    # label 6 is rare and the model is bad at it: marginal sets under-cover it, class-conditional ones do not
+    rng = np.random.default_rng(7)
+    cov_m, cov_c = [], []
+    for rep in range(60):
+        p, y = _model_like(3000, 200 + rep)
+        wrong = (y == 6) & (rng.uniform(size=len(y)) < 0.9)
+        p[wrong, 6] *= 0.05
+        p /= p.sum(axis=1, keepdims=True)
+        cal, test = slice(0, 1500), slice(1500, 3000)
+        marg = calibrate(p[cal], y[cal], LABELS, method="lac", confidence_level=0.9)
+        cond = calibrate(p[cal], y[cal], LABELS, method="lac", confidence_level=0.9, mondrian=True)
+        sel = y[test] == 6
+        for c, acc in ((marg, cov_m), (cond, cov_c)):
+            acc.append(c.predict_sets(p[test][sel])[:, 6].mean())
+    assert np.mean(cov_c) >= 0.87
+    assert np.mean(cov_m) < np.mean(cov_c) - 0.1
+
+
+def test_bad_input_is_refused_with_a_clear_message():
+    p, y = _model_like(300, 0)
+    for bad in (0, 1, 1.2, -0.1, "x"):
+        with pytest.raises(ConformalError, match="outside|not a number"):
+            check_confidence_level(bad)
+    with pytest.raises(ConformalError, match="no face labelled disgust"):
+        calibrate(p[y != 5], y[y != 5], LABELS, method="lac", confidence_level=0.9)
+    two = np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.1, 0.9], [0.5, 0.5]])
+    with pytest.raises(ConformalError, match="has 5 face.*needs at least 9"):
+        calibrate(two, np.array([0, 1, 0, 1, 1]), LABELS[:2], confidence_level=0.9)
+    # one rare label too small for its own class-conditional threshold
+    few = np.r_[np.flatnonzero(y != 6), np.flatnonzero(y == 6)[:3]]
+    with pytest.raises(ConformalError, match="label 'anger'.*has 3 face"):
+        calibrate(p[few], y[few], LABELS, method="lac", confidence_level=0.9, mondrian=True)
+    with pytest.raises(ConformalError, match="no randomised form"):
+        calibrate(p, y, LABELS, method="lac", randomized=True, rng=np.random.default_rng(0))
+    with pytest.raises(ConformalError, match="unknown conformal method"):
+        calibrate(p, y, LABELS, method="topk")
+
+
+def test_calibration_round_trips_through_json():
+    p, y = _model_like(400, 9)
+    for kw in ({"method": "lac"}, {"method": "raps"}, {"method": "aps", "mondrian": True}):
+        c = calibrate(p, y, LABELS, confidence_level=0.85, **kw)  # type: ignore[arg-type]
+        back = ConformalCalibration.from_dict(c.to_dict())
+        assert back == c
+        assert np.array_equal(back.predict_sets(p), prediction_sets(p, c.thresholds, c.method))
+
+
+@pytest.mark.parametrize("method", ["aps"])
+@pytest.mark.parametrize("level", [0.8, 0.9])
+def test_randomised_aps_equals_mapie_given_the_same_uniform_draws(method, level):
+    # MAPIE draws u from RandomState(seed) once for the calibration scores and once for the sets; handing ours
+    # the same streams gives the same threshold and the same (possibly empty) sets
+    cal_p, cal_y = _model_like(700, 21)
+    test_p, _ = _model_like(500, 22)
+    ours = calibrate(cal_p, cal_y, LABELS, method=method, confidence_level=level, randomized=True,
+                     rng=np.random.RandomState(5))  # type: ignore[arg-type]  # fmt: skip
+    m, sets = _mapie(cal_p, cal_y, test_p, level, method, include_last_label="randomized", random_state=5)
+    q = float(np.ravel(m._mapie_classifier.conformity_score_function_.quantiles_)[0])
+    assert ours.thresholds[0] == pytest.approx(q, abs=1e-15)
+    mine = ours.predict_sets(test_p, rng=np.random.RandomState(5))  # type: ignore[arg-type]
+    assert np.array_equal(mine, sets)
+    assert (mine.sum(axis=1) == 0).any()  # randomised sets can be empty, in both
+
+
+def test_procedure_interval_holds_the_level_about_as_often_as_it_says():
+    # known world, 120 repetitions: the interval that refits the threshold on resampled calibration faces holds
+    # 0.9 in about 95 % of them; the one over evaluated faces alone is too narrow and holds it less often
+    from ferbench.metrics.conformal import procedure_interval
+    from ferbench.metrics.humans import mean_estimate
+
+    hits_proc = hits_test = 0
+    widths: list[float] = []
+    reps = 120
+    for rep in range(reps):
+        cal_p, cal_y = _model_like(400, 9000 + rep)
+        test_p, test_y = _model_like(400, 9500 + rep)
+        c = calibrate(cal_p, cal_y, LABELS, method="lac", confidence_level=0.9)
+        covered = c.predict_sets(test_p)[np.arange(400), test_y]
+
+        def at(q, test_p=test_p, test_y=test_y, c=c):
+            return c.sets_at(test_p, q)[np.arange(400), test_y]
+
+        proc = procedure_interval(c, at, 400, n_resamples=300, seed=rep)
+        test = mean_estimate(covered.astype(float), n_resamples=300, seed=rep)
+        hits_proc += proc["ci_low"] <= 0.9 <= proc["ci_high"]
+        hits_test += test.ci_low <= 0.9 <= test.ci_high
+        widths.append((proc["ci_high"] - proc["ci_low"]) / (test.ci_high - test.ci_low))
+    assert hits_proc / reps >= 0.88
+    assert hits_test < hits_proc
+    assert np.mean(widths) > 1.1
