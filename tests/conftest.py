@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,9 @@ FERPLUS_IMAGES = SHARED / "data" / "ferplus-images"
 # read nothing outside the repository but ../shared. The variable reaches CLI subprocesses and Ray workers too.
 PULLED = ROOT / ".cache" / "models"
 os.environ["FERBENCH_MODEL_STORE"] = str(PULLED)
+# Batching verdicts and lifted batch-1 models (ferbench.models.batching) go to a fresh folder per test session,
+# never to the user's ~/.cache/ferbench, so every session proves them again.
+os.environ["FERBENCH_CACHE"] = tempfile.mkdtemp(prefix="ferbench-test-cache-")
 
 
 @pytest.fixture(autouse=True, scope="session")

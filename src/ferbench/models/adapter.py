@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import ModelError
 from ..hashing import sha256_file
 from ..labels import CANONICAL_LABELS, LABEL_INDEX
+from . import batching
 from .cards import ModelCard
 from .preprocess import preprocess_batch
 from .runtime import LiteRTSession, OnnxSession, OpenVinoSession, Session
@@ -79,7 +80,18 @@ def normalise_outputs(
 
 
 class Adapter:
-    """A loaded model: verified weights, a runtime session, and the card that explains both."""
+    """A loaded model: verified weights, a runtime session, and the card that explains both.
+
+    A model exported with batch 1 (``fixed_batch=1``, every TFLite file) is lifted to a dynamic batch by
+    :mod:`~ferbench.models.batching` when a CPU proof shows the lifted model gives every output bit of the
+    original at the batch sizes it will be called with (``batch_size``, the run's images per call, and a few
+    small sizes for tails); :attr:`batch_sizes` then lists those sizes and :meth:`run_raw` cuts every batch
+    into them. When the proof fails the model runs one image per call and :attr:`notes` says why.
+
+    TFLite files are lifted only with ``litert_batched=True``: LiteRT runs on the CPU only, where one invoke
+    per image is faster than a resized interpreter (facex: 13.8 vs 15.2 ms of CPU per image at batch 8 on
+    the 2-core benchmark machine, ``docs/performance.md``), so the engine leaves it off.
+    """
 
     def __init__(
         self,
@@ -88,20 +100,48 @@ class Adapter:
         *,
         threads: int = 0,
         device: str = "cpu",
+        batch_size: int = 8,
+        cache_dir: str | Path | None = None,
+        litert_batched: bool = False,
     ) -> None:
         self.card = card
         self.weights: Path = verified_weight_path(card, store)
         self.sha256: str = sha256_file(self.weights)
-        self._session: Session = self._open(threads, device)
+        self.notes: list[str] = []
+        self.batch_verdict: batching.BatchVerdict | None = None
+        # None: any batch size (the file's batch is dynamic); otherwise the only sizes a call may have.
+        self.batch_sizes: tuple[int, ...] | None = (card.fixed_batch,) if card.fixed_batch else None
+        self._litert_batched = litert_batched
+        self._session: Session = self._open(threads, device, batch_size, cache_dir)
         self._init_canonical()
 
     def _init_canonical(self) -> None:
         self._canon_idx = np.array([LABEL_INDEX[c] for c in self.card.canonical_classes])
 
-    def _open(self, threads: int, device: str) -> Session:
+    def _proved(self, verdict: batching.BatchVerdict) -> bool:
+        """Record a batching verdict: its sizes when it holds, one image per call and a note when not."""
+        self.batch_verdict = verdict
+        if verdict.ok:
+            self.batch_sizes = verdict.sizes
+            return True
+        self.batch_sizes = (1,)
+        self.notes.append(
+            f"model '{self.card.id}': its batch-1 file was not lifted to a dynamic batch ({verdict.detail});"
+            " running one image per call"
+        )
+        return False
+
+    def _open(self, threads: int, device: str, batch_size: int, cache_dir: str | Path | None) -> Session:
         if self.card.runtime == "onnx":
+            path = self.weights
+            if self.card.fixed_batch == 1:
+                lifted, verdict = batching.lifted_onnx(
+                    self.weights, self.sha256, self.card.preprocess, batch_size, cache_dir
+                )
+                if self._proved(verdict) and lifted is not None:
+                    path = lifted
             return OnnxSession(
-                self.weights,
+                path,
                 input_name=self.card.input_name,
                 output_name=self.card.output_name,
                 threads=threads,
@@ -111,16 +151,35 @@ class Adapter:
         if self.card.runtime == "openvino":
             folder = folder_of(self.card, self.weights)
             bins = [folder / rel for rel in self.card.artifact.extra_files if rel.endswith(".bin")]
+            bin_file = bins[0] if bins else self.weights.with_suffix(".bin")
+            dynamic = False
+            if self.card.fixed_batch == 1 and bin_file.is_file():
+                ov_verdict: batching.BatchVerdict | None
+                try:
+                    ov_verdict = batching.openvino_batch_verdict(
+                        self.weights, bin_file, self.sha256, self.card.preprocess, batch_size, cache_dir
+                    )
+                except ImportError:  # no OpenVINO: the session below says, in one line, what to install
+                    ov_verdict = None
+                dynamic = ov_verdict is not None and self._proved(ov_verdict)
             # Like LiteRT, OpenVINO runs on the CPU whatever --device says (its GPU plugin is Intel-only).
             return OpenVinoSession(
                 self.weights,
-                weights=bins[0] if bins else self.weights.with_suffix(".bin"),
+                weights=bin_file,
                 output_name=self.card.output_name,
                 threads=threads,
                 model_id=self.card.id,
+                dynamic_batch=dynamic,
             )
         if self.card.runtime == "litert":
-            return LiteRTSession(self.weights, threads=threads, model_id=self.card.id)
+            session = LiteRTSession(self.weights, threads=threads, model_id=self.card.id)
+            if not self._litert_batched:
+                return session  # one invoke per image; batch_sizes stays as the card says
+            verdict = batching.litert_batch_verdict(
+                session.factory, self.sha256, self.card.preprocess, batch_size, cache_dir
+            )
+            session.batched = self._proved(verdict)
+            return session
         raise ValueError(f"unknown runtime {self.card.runtime!r}")
 
     def probe(self) -> None:
@@ -151,12 +210,11 @@ class Adapter:
         return preprocess_batch(images, self.card.preprocess)
 
     def run_raw(self, batch: np.ndarray) -> np.ndarray:
-        """Run a prepared batch through the runtime, honouring a card's fixed batch size; raw outputs."""
-        fixed = self.card.fixed_batch
-        if fixed is None:
+        """Run a prepared batch through the runtime at the batch sizes it may be called with; raw outputs."""
+        if self.batch_sizes is None:
             return self._session.run(batch)
-        parts = [self._session.run(batch[i : i + fixed]) for i in range(0, len(batch), fixed)]
-        return np.concatenate(parts)
+        pieces = batching.split_sizes(len(batch), self.batch_sizes)
+        return np.concatenate([self._session.run(batch[i:j]) for i, j in pieces])
 
     def scores(self, images: list[np.ndarray]) -> np.ndarray:
         """Head scores before normalisation (what the YOLO reference outputs hold); see :func:`head_scores`."""

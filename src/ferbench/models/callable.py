@@ -86,8 +86,17 @@ class CallableAdapter(Adapter):
     """The adapter of a callable model: no weight file, ``fn`` instead of a runtime session."""
 
     def __init__(
-        self, card: ModelCard, store: StoreSpec = None, *, threads: int = 0, device: str = "cpu"
+        self,
+        card: ModelCard,
+        store: StoreSpec = None,
+        *,
+        threads: int = 0,
+        device: str = "cpu",
+        batch_size: int = 8,
+        cache_dir: object = None,
+        litert_batched: bool = False,
     ) -> None:
+        # The batching options are the file-based adapters'; a Python function takes any batch it is given.
         try:
             self.fn = FUNCTIONS[card.id]
         except KeyError:
@@ -98,6 +107,9 @@ class CallableAdapter(Adapter):
         self.card = card
         self.weights = None  # type: ignore[assignment]
         self.sha256 = None  # type: ignore[assignment]
+        self.notes: list[str] = []
+        self.batch_verdict = None
+        self.batch_sizes: tuple[int, ...] | None = None
         self._init_canonical()
 
     def run_raw(self, batch: np.ndarray) -> np.ndarray:

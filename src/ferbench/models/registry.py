@@ -174,14 +174,15 @@ def resolve_models(spec: str | Iterable[str | ModelLike], store: StoreSpec = Non
 
 
 def create_adapter(
-    card: ModelCard, store: StoreSpec = None, *, threads: int = 0, device: str = "cpu"
+    card: ModelCard, store: StoreSpec = None, *, threads: int = 0, device: str = "cpu", **options: Any
 ) -> Adapter:
-    """The adapter for a card, chosen by its runtime (:data:`ADAPTERS`)."""
+    """The adapter for a card, chosen by its runtime (:data:`ADAPTERS`); ``options`` (``batch_size``,
+    ``cache_dir``, ``litert_batched``) go to the adapter as they are."""
     try:
         factory = ADAPTERS[card.runtime]
     except KeyError:
         raise ModelError(f"model '{card.id}': no adapter for runtime '{card.runtime}'") from None
-    return factory(card, store, threads=threads, device=device)
+    return factory(card, store, threads=threads, device=device, **options)
 
 
 def create(model_id: str, store: StoreSpec = None, **kwargs: Any) -> Adapter:

@@ -164,10 +164,13 @@ def quiet_litert() -> Iterator[None]:
 
 
 class LiteRTSession:
-    """TFLite interpreters from ``ai-edge-litert``; one image per invoke (TFLite's fixed batch).
+    """TFLite interpreters from ``ai-edge-litert``.
 
-    A TFLite interpreter is not safe to call from two threads, so each calling thread gets its own
-    (built lazily; they are small), which lets the engine keep several calls in flight like with ONNX.
+    The file's batch is 1. With ``batched`` set (a proof in :mod:`~ferbench.models.batching` found
+    ``resize_tensor_input`` bit-identical), a batch of n is one invoke on an interpreter resized to n;
+    otherwise each image is its own invoke. A TFLite interpreter is not safe to call from two threads, so
+    each calling thread gets its own (built lazily, one per batch size; they are small), which lets the
+    engine keep several calls in flight like with ONNX.
     """
 
     def __init__(self, path: Path, *, threads: int = 0, model_id: str = "") -> None:
@@ -179,25 +182,35 @@ class LiteRTSession:
                 f"{who}weight file '{path}' needs the LiteRT runtime, which is not installed; "
                 "run `pip install ai-edge-litert` (Linux, macOS) or leave this model out of --models"
             ) from None
-        self._factory = lambda: Interpreter(model_path=str(path), num_threads=threads or None)
+        self.factory = lambda: Interpreter(model_path=str(path), num_threads=threads or None)
+        self.batched = False  # set by the adapter once the batching proof holds
         self._local = threading.local()
-        self._interp()  # fail now, not on first use, if the file is unusable
-        self.input_shape = [int(d) for d in self._local.inp["shape"]]
+        self._interp(1)  # fail now, not on first use, if the file is unusable
+        self.input_shape = [int(d) for d in self._interp(1)[1]["shape"]]
 
-    def _interp(self):  # type: ignore[no-untyped-def]
-        it = getattr(self._local, "interp", None)
-        if it is None:
+    def _interp(self, n: int):  # type: ignore[no-untyped-def]
+        cache = getattr(self._local, "interps", None)
+        if cache is None:
+            cache = self._local.interps = {}
+        if n not in cache:
+            from .batching import resize_litert
+
             with quiet_litert():
-                it = self._factory()
-                it.allocate_tensors()
-            self._local.interp = it
-            self._local.inp = it.get_input_details()[0]
-            self._local.out = it.get_output_details()[0]
-        return it
+                it = self.factory()
+                if n == 1:
+                    it.allocate_tensors()
+                else:
+                    resize_litert(it, n)
+            cache[n] = (it, it.get_input_details()[0], it.get_output_details()[0])
+        return cache[n]
 
     def run(self, batch: np.ndarray) -> np.ndarray:
-        interp = self._interp()
-        inp, out = self._local.inp, self._local.out
+        if self.batched and len(batch) > 1:
+            interp, inp, out = self._interp(len(batch))
+            interp.set_tensor(inp["index"], np.ascontiguousarray(batch, dtype=inp["dtype"]))
+            interp.invoke()
+            return np.array(interp.get_tensor(out["index"]), dtype=np.float64)
+        interp, inp, out = self._interp(1)
         outs = []
         for x in batch:
             interp.set_tensor(inp["index"], x[None].astype(inp["dtype"]))
@@ -222,6 +235,7 @@ class OpenVinoSession:
         output_name: str | None = None,
         threads: int = 0,
         model_id: str = "",
+        dynamic_batch: bool = False,
     ) -> None:
         who = f"model '{model_id}': " if model_id else ""
         try:
@@ -238,8 +252,12 @@ class OpenVinoSession:
             )
         core = ov.Core()
         model = core.read_model(str(path), str(weights))
-        # The IR's input shape is used as exported (batch 1 here; the card's ``fixed_batch`` splits batches).
-        # A batch reshape (``model.reshape``) belongs here, before compilation.
+        # The IR's input shape is used as exported (batch 1 here; the card's ``fixed_batch`` splits batches)
+        # unless the adapter's CPU proof (ferbench.models.batching) allowed a dynamic leading dimension.
+        if dynamic_batch:
+            from .batching import reshape_openvino
+
+            reshape_openvino(model)
         config = {"INFERENCE_NUM_THREADS": threads} if threads else {}
         self._compiled = core.compile_model(model, "CPU", config)
         outputs = self._compiled.outputs
