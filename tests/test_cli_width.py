@@ -48,3 +48,20 @@ def test_predict_reads_at_80_columns_ensemble_first(model_store: Path, reference
     assert [r[1] for r in rows[1:]] == [face["models"][m]["label"] for m in js["models"]]
     assert "facex-mobilenetv2" in js["models"]  # a LiteRT model ran ...
     assert "XNNPACK" not in p.stderr and "INFO:" not in p.stderr  # ... and its INFO line did not leak
+
+
+def test_run_summary_shows_whole_ids_at_80_columns(
+    fer2013_root: Path, model_store: Path, tmp_path: Path
+) -> None:
+    """The run's summary table names every model whole (the longest zoo id is 38 characters) in 80 columns."""
+    models = "facial-emotion-recognition-networkv2,omz-emotions-recognition-retail-0003"
+    p = ferbench(
+        "run", "--dataset", "fer2013-images", "--data-root", str(fer2013_root), "--split", "test",
+        "--limit", "8", "--models", models, "--model-store", str(model_store), "--out", str(tmp_path / "r"),
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for mid in models.split(","):
+        row = next(line for line in lines if mid in line)  # whole, on one line, with its numbers
+        assert "%" in row

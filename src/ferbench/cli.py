@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -222,11 +223,15 @@ def _fmt(x: Any, pct: bool = False) -> str:
 
 
 def _print_summary(m: dict[str, Any]) -> None:
+    # Whole model ids at 80 columns: a light frame and short headers, spelled out in the caption.
     t = Table(
-        title=f"{m['dataset']} · {m['n_samples']} samples · expression labels: {', '.join(m['labels'])}"
+        title=f"{m['dataset']} · {m['n_samples']} samples · expression labels: {', '.join(m['labels'])}",
+        box=box.SIMPLE_HEAD,
+        caption="accuracy: restricted label rule; F1: macro-F1; open: accuracy under the open label rule",
     )
-    for col in ("model", "accuracy", "macro-F1", "accuracy (open rule)", "failed"):
-        t.add_column(col, justify="left" if col == "model" else "right")
+    t.add_column("model", no_wrap=True)
+    for col in ("accuracy", "F1", "open", "failed"):
+        t.add_column(col, justify="right", no_wrap=True)
     for mid, s in m["models"].items():
         open_acc = ((s.get("by_label_rule") or {}).get("open") or {}).get("accuracy")
         t.add_row(

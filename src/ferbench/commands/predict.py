@@ -425,6 +425,7 @@ def predict(
             f"({si['dataset']}, calibrated on {si['calibration_split']}, {si['label_rule']} label rule, labels "
             f"{', '.join(si['labels'])}); threshold {th}. The guarantee holds for faces like that run's.",
             highlight=False,
+            soft_wrap=True,  # one line, never cut: it carries a path and the exact threshold
         )
     else:
         console.print(f"Answers without sets: {NO_SETS}.", highlight=False)
