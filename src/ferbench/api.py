@@ -364,20 +364,10 @@ def _run(cfg: RunConfig, progress: Callable[[int, int], Callable[[int], None]] |
         # Voted faces without a label (FER+ ties...) are scored too, for the people-vs-models statistics
         # only; the face stage has already replaced the samples with crops, so with it they are left out.
         scored = ds.with_vote_only() if face_cfg is None else ds
-        report = compute(
-            scored,
-            cards,
-            store,
-            model_store=model_store,
-            options=opts,
-            progress=progress,
-            transform=transform,
-            crops=crops,
-        )
-        cal_report = None
-        if cal_ds is not None:
-            cal_report = compute(
-                cal_ds,
+
+        def fill(faces: Dataset) -> EngineReport:  # the evaluated and the calibration faces, same pass
+            return compute(
+                faces,
                 cards,
                 store,
                 model_store=model_store,
@@ -386,6 +376,9 @@ def _run(cfg: RunConfig, progress: Callable[[int, int], Callable[[int], None]] |
                 transform=transform,
                 crops=crops,
             )
+
+        report = fill(scored)
+        cal_report = fill(cal_ds) if cal_ds is not None else None
         perturbed, perturb_reports = run_perturbations(
             ds,
             cards,

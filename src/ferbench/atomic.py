@@ -22,18 +22,23 @@ def unique_tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
 
 
-def write_text_atomic(text: str, path: Path) -> None:
+def write_bytes_atomic(data: bytes, path: Path) -> None:
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = unique_tmp(path)
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+        with open(tmp, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def write_text_atomic(text: str, path: Path) -> None:
+    write_bytes_atomic(text.encode("utf-8"), path)
 
 
 def write_json_atomic(obj: Any, path: Path) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import write_bytes_atomic
 from ..hashing import sha256_bytes, sha256_file
 from .cards import Preprocess
 from .preprocess import preprocess_batch
@@ -232,11 +233,24 @@ def _read_verdict(path: Path) -> BatchVerdict | None:
         return None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def _cached_verdict(
+    verdict_path: Path, weight_sha256: str, batch: int, runtime: str
+) -> tuple[BatchVerdict | None, tuple[int, ...]]:
+    """(the stored verdict when it covers ``batch``'s sizes under ``runtime``, else None; the sizes to prove).
+
+    Sizes an earlier proof held for are proved again with the new ones, so one verdict file keeps covering
+    every batch size a run of this weight file has used.
+    """
+    sizes = proof_sizes(batch)
+    cached = _read_verdict(verdict_path)
+    hit = cached is not None and cached.weight_sha256 == weight_sha256 and cached.covers(sizes, runtime)
+    sizes = tuple(sorted({*sizes, *(cached.sizes if cached and cached.ok else ())}))
+    return (cached if hit else None), sizes
+
+
+def _record(verdict_path: Path, verdict: BatchVerdict) -> BatchVerdict:
+    write_bytes_atomic(json.dumps(asdict(verdict), indent=1).encode(), verdict_path)
+    return verdict
 
 
 def lifted_onnx(
@@ -253,14 +267,13 @@ def lifted_onnx(
     """
     folder = cache_root(cache_dir) / "batching" / weight_sha256
     lifted, verdict_path = folder / "dynamic_batch.onnx", folder / "verdict.json"
-    sizes, runtime = proof_sizes(batch), _ort_runtime()
-    cached = _read_verdict(verdict_path)
-    if cached is not None and cached.weight_sha256 == weight_sha256 and cached.covers(sizes, runtime):
+    runtime = _ort_runtime()
+    cached, sizes = _cached_verdict(verdict_path, weight_sha256, batch, runtime)
+    if cached is not None:
         if not cached.ok:
             return None, cached
         if lifted.is_file() and sha256_file(lifted) == cached.lifted_sha256:
             return lifted, cached
-    sizes = tuple(sorted({*sizes, *(cached.sizes if cached and cached.ok else ())}))
     import onnx
 
     try:
@@ -280,8 +293,8 @@ def lifted_onnx(
         lifted_sha256=sha256_bytes(data) if ok else "",
     )
     if ok:
-        _write_atomic(lifted, data)
-    _write_atomic(verdict_path, json.dumps(asdict(verdict), indent=1).encode())
+        write_bytes_atomic(data, lifted)
+    _record(verdict_path, verdict)
     return (lifted if ok else None), verdict
 
 
@@ -305,25 +318,25 @@ def litert_batch_verdict(
     """
     folder = cache_root(cache_dir) / "batching" / weight_sha256
     verdict_path = folder / "verdict-litert.json"
-    sizes, runtime = proof_sizes(batch), litert_runtime()
-    cached = _read_verdict(verdict_path)
-    if cached is not None and cached.weight_sha256 == weight_sha256 and cached.covers(sizes, runtime):
+    runtime = litert_runtime()
+    cached, sizes = _cached_verdict(verdict_path, weight_sha256, batch, runtime)
+    if cached is not None:
         return cached
-    sizes = tuple(sorted({*sizes, *(cached.sizes if cached and cached.ok else ())}))
     try:
         x = proof_inputs(pre, max(sizes))
         problem = check_batched(_litert_runner(factory, None), _litert_runner(factory, "resize"), x, sizes)
     except Exception as exc:  # noqa: BLE001 - an interpreter that refuses to resize runs at batch 1
         problem = f"resize_tensor_input failed: {type(exc).__name__}: {exc}"
-    verdict = BatchVerdict(
-        ok=problem is None,
-        weight_sha256=weight_sha256,
-        sizes=sizes,
-        runtime=runtime,
-        detail="resize_tensor_input on the leading dimension" if problem is None else problem,
+    return _record(
+        verdict_path,
+        BatchVerdict(
+            ok=problem is None,
+            weight_sha256=weight_sha256,
+            sizes=sizes,
+            runtime=runtime,
+            detail="resize_tensor_input on the leading dimension" if problem is None else problem,
+        ),
     )
-    _write_atomic(verdict_path, json.dumps(asdict(verdict), indent=1).encode())
-    return verdict
 
 
 def _litert_runner(factory: Callable[[], Any], mode: str | None) -> Callable[[np.ndarray], list[np.ndarray]]:
@@ -378,11 +391,10 @@ def openvino_batch_verdict(
 
     folder = cache_root(cache_dir) / "batching" / weight_sha256
     verdict_path = folder / "verdict-openvino.json"
-    sizes, runtime = proof_sizes(batch), f"openvino {ov.get_version()}"
-    cached = _read_verdict(verdict_path)
-    if cached is not None and cached.weight_sha256 == weight_sha256 and cached.covers(sizes, runtime):
+    runtime = f"openvino {ov.get_version()}"
+    cached, sizes = _cached_verdict(verdict_path, weight_sha256, batch, runtime)
+    if cached is not None:
         return cached
-    sizes = tuple(sorted({*sizes, *(cached.sizes if cached and cached.ok else ())}))
 
     def runner(dynamic: bool) -> Callable[[np.ndarray], list[np.ndarray]]:
         core = ov.Core()
@@ -397,12 +409,13 @@ def openvino_batch_verdict(
         problem = check_batched(runner(False), runner(True), x, sizes)
     except Exception as exc:  # noqa: BLE001 - a model that refuses the reshape runs at batch 1
         problem = f"reshape failed: {type(exc).__name__}: {exc}"
-    verdict = BatchVerdict(
-        ok=problem is None,
-        weight_sha256=weight_sha256,
-        sizes=sizes,
-        runtime=runtime,
-        detail="Model.reshape with a dynamic leading dimension" if problem is None else problem,
+    return _record(
+        verdict_path,
+        BatchVerdict(
+            ok=problem is None,
+            weight_sha256=weight_sha256,
+            sizes=sizes,
+            runtime=runtime,
+            detail="Model.reshape with a dynamic leading dimension" if problem is None else problem,
+        ),
     )
-    _write_atomic(verdict_path, json.dumps(asdict(verdict), indent=1).encode())
-    return verdict
