@@ -53,15 +53,20 @@ def test_predict_reads_at_80_columns_ensemble_first(model_store: Path, reference
 def test_run_summary_shows_whole_ids_at_80_columns(
     fer2013_root: Path, model_store: Path, tmp_path: Path
 ) -> None:
-    """The run's summary table names every model whole (the longest zoo id is 38 characters) in 80 columns."""
+    """The run's summary and prediction-set tables name every model whole (the longest zoo id is 38
+    characters) in 80 columns."""
     models = "facial-emotion-recognition-networkv2,omz-emotions-recognition-retail-0003"
     p = ferbench(
-        "run", "--dataset", "fer2013-images", "--data-root", str(fer2013_root), "--split", "test",
-        "--limit", "8", "--models", models, "--model-store", str(model_store), "--out", str(tmp_path / "r"),
+        "run", "--dataset", "fer2013-images", "--data-root", str(fer2013_root), "--split", "PrivateTest",
+        "--limit", "12", "--models", models, "--model-store", str(model_store), "--out", str(tmp_path / "r"),
+        "--calibrate-on", "PublicTest", "--conformal", "0.8",
     )  # fmt: skip
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
+    assert "…" not in p.stdout
+    sets_at = next(i for i, line in enumerate(lines) if "80 % prediction sets" in line)
     for mid in models.split(","):
-        row = next(line for line in lines if mid in line)  # whole, on one line, with its numbers
-        assert "%" in row
+        # whole, on one line, with its numbers: once in the summary, once in the sets table
+        rows = [i for i, line in enumerate(lines) if mid in line.split()[:1] and "%" in line]
+        assert len(rows) == 2 and rows[0] < sets_at < rows[1], mid

@@ -3,6 +3,8 @@ data whose true label distribution is known, and the refusals."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from mapie.classification import SplitConformalClassifier
@@ -142,8 +144,8 @@ def test_refused_exactly_where_mapies_quantile_does_not_exist():
             assert exists == (n >= min_calibration_size(level))
 
 
-@pytest.mark.parametrize(("method", "randomized"), [("lac", False), ("aps", False), ("aps", True),
-                                                    ("raps", False), ("raps", True)])  # fmt: skip
+@pytest.mark.parametrize(("method", "randomized"), [("lac", False), ("lac", True), ("aps", False),
+                                                    ("aps", True), ("raps", False), ("raps", True)])  # fmt: skip
 def test_coverage_holds_on_data_with_a_known_distribution(method, randomized):
     # 200 repetitions of a 500-face calibration split and a 500-face test split: mean coverage is at least
     # the level (exactly the level for randomised sets: within 3 standard errors of it)
@@ -163,6 +165,34 @@ def test_coverage_holds_on_data_with_a_known_distribution(method, randomized):
     if randomized or method == "lac":
         assert mean <= 0.9 + 1 / 501 + 3 * se  # the guarantee's upper end: tight, not just conservative
     assert 1.0 < float(np.mean(sizes)) < 7.0
+
+
+def test_randomised_lac_is_exact_where_ties_make_plain_lac_cover_everything():
+    # 2 of 7 labels lacking (their faces get score 1 exactly, > 10 % of faces): plain LAC's threshold is 1 and
+    # every set holds every label; the smoothed p-value brings coverage back to the level, and its
+    # interval (calibration and evaluated faces resampled) holds the level
+    from ferbench.metrics.conformal import procedure_interval
+
+    covs_plain, covs_rand, hits = [], [], 0
+    rng = np.random.default_rng(8)
+    reps = 60
+    for rep in range(reps):
+        cal_p, cal_y = _tied_world(500, 700 + rep)
+        test_p, test_y = _tied_world(500, 800 + rep)
+        plain = calibrate(cal_p, cal_y, LABELS, method="lac", confidence_level=0.9)
+        rand = calibrate(cal_p, cal_y, LABELS, method="lac", confidence_level=0.9, randomized=True)
+        draws = rand.draws(500, rng)
+        sets = rand.sets(test_p, draws)
+        covs_plain.append(plain.predict_sets(test_p)[np.arange(500), test_y].mean())
+        covs_rand.append(sets[np.arange(500), test_y].mean())
+        sc = rand.label_scores(test_p, draws)[np.arange(500), test_y]
+        proc = procedure_interval(rand, None, 500, true_scores=sc, tie_draws=draws[:, 1], n_resamples=200,
+                                  seed=rep)  # fmt: skip
+        hits += proc["ci_low"] <= 0.9 <= proc["ci_high"]
+    assert np.mean(covs_plain) > 0.99
+    se = np.std(covs_rand) / np.sqrt(reps)
+    assert abs(np.mean(covs_rand) - 0.9) < 3 * se + 1e-3
+    assert hits / reps >= 0.85
 
 
 def test_randomised_sets_may_be_empty_non_randomised_aps_never():
@@ -208,8 +238,6 @@ def test_bad_input_is_refused_with_a_clear_message():
     few = np.r_[np.flatnonzero(y != 6), np.flatnonzero(y == 6)[:3]]
     with pytest.raises(ConformalError, match="label 'anger'.*has 3 face"):
         calibrate(p[few], y[few], LABELS, method="lac", confidence_level=0.9, mondrian=True)
-    with pytest.raises(ConformalError, match="no randomised form"):
-        calibrate(p, y, LABELS, method="lac", randomized=True, rng=np.random.default_rng(0))
     with pytest.raises(ConformalError, match="unknown conformal method"):
         calibrate(p, y, LABELS, method="topk")
 
@@ -218,16 +246,24 @@ def test_calibration_round_trips_through_json():
     p, y = _model_like(400, 9)
     for kw in ({"method": "lac"}, {"method": "raps"}, {"method": "aps", "mondrian": True}):
         c = calibrate(p, y, LABELS, confidence_level=0.85, **kw)  # type: ignore[arg-type]
-        back = ConformalCalibration.from_dict(c.to_dict())
+        back = ConformalCalibration.from_dict(json.loads(json.dumps(c.to_dict())))
         assert back == c
         assert np.array_equal(back.predict_sets(p), prediction_sets(p, c.thresholds, c.method))
+    # randomised rules travel with their tie windows only, and give the same sets for the same draws
+    for kw in ({"method": "lac"}, {"method": "raps"}, {"method": "lac", "mondrian": True}):
+        c = calibrate(p, y, LABELS, confidence_level=0.85, randomized=True, rng=np.random.default_rng(1), **kw)  # type: ignore[arg-type]  # fmt: skip
+        back = ConformalCalibration.from_dict(json.loads(json.dumps(c.to_dict())))
+        assert back == c and back.windows == c.windows
+        draws = c.draws(len(p), np.random.default_rng(2))
+        assert np.array_equal(back.sets(p, draws), c.sets(p, draws))
 
 
 @pytest.mark.parametrize("method", ["aps"])
 @pytest.mark.parametrize("level", [0.8, 0.9])
 def test_randomised_aps_equals_mapie_given_the_same_uniform_draws(method, level):
     # MAPIE draws u from RandomState(seed) once for the calibration scores and once for the sets; handing ours
-    # the same streams gives the same threshold and the same (possibly empty) sets
+    # the same streams gives the same threshold, and the same (possibly empty) sets except where the tie-break
+    # acts: labels whose randomised score lies between the two calibration scores around the threshold
     cal_p, cal_y = _model_like(700, 21)
     test_p, _ = _model_like(500, 22)
     ours = calibrate(cal_p, cal_y, LABELS, method=method, confidence_level=level, randomized=True,
@@ -235,9 +271,53 @@ def test_randomised_aps_equals_mapie_given_the_same_uniform_draws(method, level)
     m, sets = _mapie(cal_p, cal_y, test_p, level, method, include_last_label="randomized", random_state=5)
     q = float(np.ravel(m._mapie_classifier.conformity_score_function_.quantiles_)[0])
     assert ours.thresholds[0] == pytest.approx(q, abs=1e-15)
-    mine = ours.predict_sets(test_p, rng=np.random.RandomState(5))  # type: ignore[arg-type]
-    assert np.array_equal(mine, sets)
+    draws = ours.draws(len(test_p), np.random.RandomState(5))  # type: ignore[arg-type]
+    mine = ours.sets(test_p, draws)
+    srt = np.sort(np.asarray(ours.scores))
+    k = int(np.ceil((len(srt) + 1) * level))
+    band = (ours.label_scores(test_p, draws) >= srt[k - 2]) & (ours.label_scores(test_p, draws) <= srt[k - 1])
+    assert np.array_equal(mine[~band], sets[~band])
+    assert (mine != sets).sum() <= band.sum() < 0.01 * mine.size
     assert (mine.sum(axis=1) == 0).any()  # randomised sets can be empty, in both
+
+
+def _tied_world(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A model that lacks two labels (exact zeros) on faces that carry them, and gives tied vote shares."""
+    p, y = _model_like(n, seed)
+    p[:, 5:] = 0.0
+    p /= p.sum(axis=1, keepdims=True)
+    votes = np.random.default_rng(seed).multinomial(9, [0.5, 0.2, 0.1, 0.1, 0.1, 0, 0], size=n // 4) / 9
+    p[: n // 4] = votes
+    return p, y
+
+
+def _smoothed_oracle(cal_scores, scores, v, level):
+    """Vovk's smoothed p-value by brute force: (#{cal > s} + v (#{cal = s} + 1)) / (n + 1) > 1 - level."""
+    c = np.asarray(cal_scores)[None, None, :]
+    s = scores[:, :, None]
+    greater, equal = (c > s).sum(axis=2), (c == s).sum(axis=2)
+    return (greater + v[:, None] * (equal + 1)) / (c.shape[2] + 1) > 1 - level
+
+
+@pytest.mark.parametrize("method", ["lac", "aps", "raps"])
+@pytest.mark.parametrize("level", [0.8, 0.9])
+def test_randomised_sets_equal_brute_force_smoothed_p_values_with_ties(method, level):
+    cal_p, cal_y = _tied_world(600, 31)
+    test_p, _ = _tied_world(400, 32)
+    c = calibrate(cal_p, cal_y, LABELS, method=method, confidence_level=level, randomized=True,
+                  rng=np.random.default_rng(3))  # fmt: skip
+    assert len(c.windows[0].values) < 20  # only the scores around the threshold travel
+    draws = c.draws(len(test_p), np.random.default_rng(4))
+    want = _smoothed_oracle(c.scores, c.label_scores(test_p, draws), draws[:, 1], level)
+    assert np.array_equal(c.sets(test_p, draws), want)
+    # class-conditional: the p-value among the calibration scores of that label
+    cm = calibrate(cal_p, cal_y, LABELS, method="lac", confidence_level=level, randomized=True, mondrian=True)
+    sc = cm.label_scores(test_p, draws)
+    want_m = np.column_stack([
+        _smoothed_oracle(np.asarray(cm.scores)[cal_y == j], sc[:, j : j + 1], draws[:, 1], level)[:, 0]
+        for j in range(len(LABELS))
+    ])  # fmt: skip
+    assert np.array_equal(cm.sets(test_p, draws), want_m)
 
 
 def test_procedure_interval_holds_the_level_about_as_often_as_it_says():

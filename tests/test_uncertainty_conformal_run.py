@@ -251,8 +251,9 @@ def test_predict_answers_with_the_runs_sets(fer2013_root, model_store, reference
     labels = m["labels"]
     images = reference_dir / "images"
     out = predict_images(
-        images, models="fer-mini-xception", model_store=model_store, calibration=res.out, level=0.8
-    )
+        images, models="fer-mini-xception", model_store=model_store, calibration=res.out, level=0.8,
+        set_rule="lac",
+    )  # fmt: skip
     si = out["sets"]
     row = m["conformal"]["results"]["0.8"]["lac"]["models"]["fer-mini-xception"]
     assert si["threshold"] == row["calibration"]["threshold"]
@@ -270,6 +271,21 @@ def test_predict_answers_with_the_runs_sets(fer2013_root, model_store, reference
     assert [f["answer"]["set"]["labels"] for f in faces] == [
         [labels[j] for j in np.flatnonzero(s)] for s in sets
     ]
+    # by default the run's headline rule (LAC with ties broken at random): sets follow the smoothed p-values
+    # of the printed scores among the run's stored calibration scores, with the tie window the run stored
+    head = predict_images(images, models="fer-mini-xception", model_store=model_store, calibration=res.out)
+    hrow = m["conformal"]["results"]["0.9"]["lac_randomized"]["models"]["fer-mini-xception"]
+    assert (
+        head["sets"]["rule"] == m["conformal"]["headline"] == "lac_randomized" and head["sets"]["randomized"]
+    )
+    assert head["sets"]["threshold"] == hrow["calibration"]["threshold"]
+    win = hrow["calibration"]["tie_window"]
+    hfaces = [f for im in head["images"] for f in im["faces"]]
+    for f in hfaces:
+        score = {lab: 1 - f["models"]["fer-mini-xception"]["scores"][lab] for lab in labels}
+        got = set(f["answer"]["set"]["labels"])
+        assert {lab for lab, s in score.items() if s < win["values"][0]} <= got  # below the window: always in
+        assert all(score[lab] <= win["values"][-1] for lab in got)  # above it: never
     # an ensemble of the run's models takes the run's ensemble thresholds
     ens = predict_images(
         images / "single_face.jpg", models=MODELS, model_store=model_store, calibration=res.out
@@ -277,7 +293,9 @@ def test_predict_answers_with_the_runs_sets(fer2013_root, model_store, reference
     assert ens["sets"]["predictor"] == "mean-all"
     assert (
         ens["sets"]["threshold"]
-        == m["conformal"]["results"]["0.9"]["lac"]["ensembles"]["mean-all"]["calibration"]["threshold"]
+        == m["conformal"]["results"]["0.9"]["lac_randomized"]["ensembles"]["mean-all"]["calibration"][
+            "threshold"
+        ]
     )
     # no run: no invented thresholds
     plain = predict_images(images / "single_face.jpg", models="fer-mini-xception", model_store=model_store)
@@ -298,18 +316,19 @@ def test_predict_cli_prints_the_sets_and_their_run(fer2013_root, model_store, re
     from test_uncertainty_predict import ferbench
 
     res = _fer2013_run(fer2013_root, model_store)
-    q = res.metrics["conformal"]["results"]["0.9"]["lac"]["models"]["fer-mini-xception"]["calibration"][
-        "threshold"
-    ]
+    q = res.metrics["conformal"]["results"]["0.9"]["lac_randomized"]["models"]["fer-mini-xception"][
+        "calibration"
+    ]["threshold"]
     img = str(reference_dir / "images" / "single_face.jpg")
     p = ferbench("predict", img, "--models", "fer-mini-xception", "--model-store", str(model_store),
                  "--calibration", str(res.out))  # fmt: skip
     assert p.returncode == 0, p.stderr
     # the sets line is printed unwrapped: run, split, level and label set, and the run's own threshold
     line = next(x for x in p.stdout.splitlines() if x.startswith("Sets: "))
-    assert f"threshold {q}." in line and f"from run {res.out} " in line and "calibrated on PublicTest" in line
+    assert f"threshold {q} (labels scored near it are drawn at random" in line
+    assert f"from run {res.out} " in line and "calibrated on PublicTest" in line
     assert (
-        line.startswith("Sets: 90 % lac sets of fer-mini-xception")
+        line.startswith("Sets: 90 % lac_randomized sets of fer-mini-xception")
         and ", ".join(res.metrics["labels"]) in line
     )
     plain = ferbench("predict", img, "--models", "fer-mini-xception", "--model-store", str(model_store))
@@ -322,8 +341,8 @@ def test_report_shows_the_sets(fer2013_root, model_store):
     res = _fer2013_run(fer2013_root, model_store)
     html = render_run_dir(res.out, thumbnails=False)
     part = html[html.index('id="section-conformal"') :]
-    row = res.metrics["conformal"]["results"]["0.9"]["lac"]["models"]["fer-mini-xception"]
-    assert "90% sets (lac)" in part and f"{100 * row['coverage']['value']:.1f}%" in part
+    row = res.metrics["conformal"]["results"]["0.9"]["lac_randomized"]["models"]["fer-mini-xception"]
+    assert "90% sets (lac_randomized)" in part and f"{100 * row['coverage']['value']:.1f}%" in part
     assert "Coverage per true label" in part and "Coverage per group: label" in part
     assert "Coverage under perturbation" in part
 

@@ -289,28 +289,43 @@ def _print_conformal(c: dict[str, Any]) -> None:
         return
     head = c["headline"]
     for level, rules in c["results"].items():
+        # Whole model ids at 80 columns, as in the run summary: light frame, short headers, caption.
         t = Table(
             title=f"{100 * float(level):g} % prediction sets ({head}, calibrated on {c['calibration']['name']}, "
-            f"{c['label_rule']} label rule)"
+            f"{c['label_rule']} label rule)",
+            box=box.SIMPLE_HEAD,
+            padding=0,
+            caption="cover: share of faces whose set holds their label; interval: 95 %, calibration and "
+            "evaluated faces resampled; in: the level inside it; size: mean labels per set; single, empty: "
+            "share of one-label and of empty sets",
         )
-        for col in ("model", "coverage", "95% interval", "level inside", "mean size", "singletons", "empty"):
-            t.add_column(col, justify="left" if col == "model" else "right")
+        t.add_column("model", no_wrap=True)
+        for col in ("cover", "interval", "in", "size", "single", "empty"):
+            t.add_column(col, justify="right", no_wrap=True)
         for kind in ("models", "ensembles"):
             for name, r in rules[head][kind].items():
                 if r.get("status") != "ok":
-                    t.add_row(name, r.get("status", "?"), (r.get("reason") or "")[:60], "", "", "", "")
+                    t.add_row(name, r.get("status", "?"), "", "", "", "", "")
                     continue
                 cov, proc = r["coverage"], r["coverage_procedure"]
                 t.add_row(
                     name,
                     _fmt(cov["value"], True),
-                    f"{_fmt(proc['ci_low'], True)}–{_fmt(proc['ci_high'], True)}",
+                    f"{100 * proc['ci_low']:.1f}–{100 * proc['ci_high']:.1f}",
                     "yes" if r["within_interval"] else "no",
                     f"{r['mean_size']:.2f}",
                     _fmt(r["share_singleton"], True),
                     _fmt(r["share_empty"], True),
                 )
         console.print(t)
+        refused = [
+            f"{name}: {r.get('reason')}"
+            for kind in ("models", "ensembles")
+            for name, r in rules[head][kind].items()
+            if r.get("status") != "ok"
+        ]
+        for line in refused:
+            console.print(line, highlight=False)
 
 
 def _est(e: dict[str, Any], pct: bool = False) -> str:

@@ -141,6 +141,7 @@ def load_set_rule(
         "label_rule": doc.get("label_rule"),
         "labels": list(cal.labels),
         "predictor": name,
+        "randomized": cal.randomized,
         **({"thresholds": entry["thresholds"]} if cal.mondrian else {"threshold": entry["threshold"]}),
     }
     return cal, info
@@ -423,7 +424,13 @@ def predict(
         console.print(
             f"Sets: {100 * si['confidence_level']:g} % {si['rule']} sets of {si['predictor']} from run {si['run']} "
             f"({si['dataset']}, calibrated on {si['calibration_split']}, {si['label_rule']} label rule, labels "
-            f"{', '.join(si['labels'])}); threshold {th}. The guarantee holds for faces like that run's.",
+            f"{', '.join(si['labels'])}); threshold {th}"
+            + (
+                " (labels scored near it are drawn at random per face, seeded by the image path)"
+                if si.get("randomized")
+                else ""
+            )
+            + ". The guarantee holds for faces like that run's.",
             highlight=False,
             soft_wrap=True,  # one line, never cut: it carries a path and the exact threshold
         )

@@ -21,9 +21,17 @@ non-conformity scores of the true labels on the calibration split (larger: less 
   probability up to and including ``j``. Non-randomised sets are MAPIE's ``include_last_label=False`` rule:
   the labels whose cumulative probability is ``≤ threshold``, never fewer than the top label, then every
   label at least as probable as the least probable one included (ties are never split), never a label of
-  zero probability (a label the model lacks, see the restricted label rule). *Randomised*: the score is
-  ``cumsum − u · p_j`` with one ``u ~ U(0, 1)`` per face, the set is every label whose randomised score is
-  ``≤ threshold``; coverage is then exact in expectation and sets may be empty.
+  zero probability (a label the model lacks, see the restricted label rule). The never-empty rule covers
+  every face whose top label is surer than the threshold, so these sets cover more than the level.
+* **Randomised** (``lac_randomized``, ``aps_randomized``…): for APS/RAPS the score is ``cumsum − u · p_j``
+  with one ``u ~ U(0, 1)`` per face (Romano's randomisation); for every method a label is then in the set
+  when its *smoothed conformal p-value* exceeds α: ``(#{cal > s} + v · (#{cal = s} + 1)) / (n + 1) > α``
+  with a second draw ``v ~ U(0, 1)`` per face (Vovk's tie-breaking). Why: the plain quantile covers at least
+  the level, and far more when many calibration scores are tied at the threshold (a model that gives its
+  true label an exact 0 on more than α of faces makes the threshold 1 and every set full; vote shares take
+  few values); the smoothed p-value of the true label is exactly uniform, so coverage is exactly the level
+  on average, ties or not. Membership depends on the calibration scores only near the threshold: the
+  distinct scores whose counts can make it random are kept (:class:`TieWindow`). Sets may be empty.
 * **RAPS** (Angelopoulos et al., 2021): APS plus ``lam · max(0, rank_j − k_reg)`` (rank 1-based), which
   penalises long tails of unlikely labels; sets as for APS. ``lam`` and ``k_reg`` are fixed (not tuned on
   the calibration split, so that split stays a pure calibration split): defaults ``RAPS_LAMBDA`` and
@@ -31,9 +39,11 @@ non-conformity scores of the true labels on the calibration split (larger: less 
 * **Class-conditional (Mondrian)**: one threshold per label from the calibration faces of that label, so
   coverage holds *per true label* (marginal coverage can hide a label that is never covered); a label
   needs enough calibration faces of its own. Label ``j`` is in the set when its score is ``≤`` its label's
-  threshold (for APS/RAPS non-randomised, then closed upwards in probability as above).
+  threshold (for APS/RAPS non-randomised, then closed upwards in probability as above); randomised, when its
+  smoothed p-value among that label's calibration scores exceeds α.
 
-Comparisons use MAPIE's tolerance ``TOL = 1e-8`` so the sets equal MAPIE's on the same scores.
+Non-randomised rules compare with MAPIE's tolerance ``TOL = 1e-8`` so their sets equal MAPIE's on the same
+scores; randomised rules count ties exactly (see :func:`_counts_at`).
 """
 
 from __future__ import annotations
@@ -202,6 +212,94 @@ def prediction_sets(
     return np.asarray(p - last[:, None] >= -TOL)
 
 
+def _position(confidence_level: float, n: int) -> float:
+    """``c = (n + 1)(1 − α)``: a smoothed p-value exceeds α exactly when ``#{cal ≤ s} − v·(#{cal = s} + 1) < c − 1``."""
+    return (n + 1) * (1.0 - (1.0 - confidence_level))
+
+
+def _smoothed_in(at_or_below: np.ndarray, equal: np.ndarray, v: np.ndarray, c: float) -> np.ndarray:
+    """Smoothed p-value ``> α`` from ``R = #{cal ≤ s}``, ``E = #{cal = s}`` and the tie draw ``v``."""
+    return np.asarray(at_or_below - v * (equal + 1) < c - 1)
+
+
+def _counts_at(values: np.ndarray, cum: np.ndarray, cnt: np.ndarray, s: np.ndarray) -> tuple[Any, Any]:
+    """``#{cal ≤ s}`` and ``#{cal = s}`` of scores ``s`` among ascending distinct ``values`` held ``cnt`` times
+    (``cum`` their running total; the last axis of ``cum``/``cnt`` runs over ``values``).
+
+    Exact comparisons, not MAPIE's ``TOL``: calibration and evaluated scores come from the same arithmetic,
+    so a tie is an exact tie (an exact 0 probability gives exactly 1), while a tolerance would merge the
+    distinct scores just below 1 that an over-confident model produces by the hundred."""
+    m = len(values)
+    idx = np.searchsorted(values, s, side="left")
+    at = np.minimum(idx, m - 1)
+    match = (idx < m) & (values[at] == s)
+    prev = np.maximum(idx - 1, 0)
+    below_prev = np.where(idx > 0, cum[..., prev], 0)
+    r = np.where(match, cum[..., at], below_prev)
+    e = np.where(match, cnt[..., at], 0)
+    return r, e
+
+
+@dataclass(frozen=True)
+class TieWindow:
+    """The calibration scores a smoothed (randomised) rule needs: the distinct ones where membership is random.
+
+    Why not every score: a test score below the window is always in the set and one above it never is, so
+    the few distinct scores in between (two when scores are continuous, a handful when they are tied) with
+    their counts are the whole rule, small enough for ``conformal.json``.
+    """
+
+    n: int  # calibration scores the window was cut from
+    values: tuple[float, ...]  # ascending distinct scores
+    at_or_below: tuple[int, ...]  # calibration scores ≤ each value
+    equal: tuple[int, ...]  # calibration scores equal to each value
+
+    @classmethod
+    def fit(cls, scores: np.ndarray, confidence_level: float) -> TieWindow:
+        s = np.asarray(scores, dtype=np.float64).ravel()
+        vals, cnt = np.unique(s, return_counts=True)
+        cum = np.cumsum(cnt)
+        c = _position(confidence_level, len(s))
+        keep = (cum - cnt < c) & (cum >= c - 1)
+        return cls(
+            len(s),
+            tuple(float(x) for x in vals[keep]),
+            tuple(int(x) for x in cum[keep]),
+            tuple(int(x) for x in cnt[keep]),
+        )
+
+    def contains(self, scores: np.ndarray, v: np.ndarray, confidence_level: float) -> np.ndarray:
+        """Boolean, shaped like ``scores``: smoothed p-value > α, with tie draws ``v`` broadcast against it.
+
+        Below the window the count ``≤ s`` is the first value's count below it (``at_or_below − equal``).
+        """
+        s = np.asarray(scores, dtype=np.float64)
+        vals = np.asarray(self.values, dtype=np.float64)
+        cum = np.asarray(self.at_or_below, dtype=np.int64)
+        cnt = np.asarray(self.equal, dtype=np.int64)
+        r, e = _counts_at(vals, cum, cnt, s)
+        first = np.searchsorted(vals, s, side="left") == 0
+        r = np.where(first & (e == 0), cum[0] - cnt[0], r)
+        return _smoothed_in(r, e, np.asarray(v, dtype=np.float64), _position(confidence_level, self.n))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "values": list(self.values),
+            "at_or_below": list(self.at_or_below),
+            "equal": list(self.equal),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TieWindow:
+        return cls(
+            int(d["n"]),
+            tuple(float(x) for x in d["values"]),
+            tuple(int(x) for x in d["at_or_below"]),
+            tuple(int(x) for x in d["equal"]),
+        )
+
+
 @dataclass(frozen=True)
 class ConformalCalibration:
     """Thresholds fitted on a calibration split: everything needed to make sets for new faces."""
@@ -216,6 +314,8 @@ class ConformalCalibration:
     lam: float = RAPS_LAMBDA
     k_reg: int = RAPS_K_REG
     n_per_label: dict[str, int] = field(default_factory=dict)
+    # randomised rules: one tie window (marginal) or one per label (class-conditional)
+    windows: tuple[TieWindow, ...] = ()
     # the calibration faces' scores and true labels, for the procedure interval; not part of the stored rule
     scores: np.ndarray | None = field(default=None, compare=False, repr=False)
     score_labels: np.ndarray | None = field(default=None, compare=False, repr=False)
@@ -241,6 +341,13 @@ class ConformalCalibration:
             d["thresholds"] = dict(zip(self.labels, self.thresholds, strict=True))
         else:
             d["threshold"] = self.thresholds[0]
+        if self.randomized:
+            if self.mondrian:
+                d["tie_windows"] = {
+                    lab: w.to_dict() for lab, w in zip(self.labels, self.windows, strict=True)
+                }
+            else:
+                d["tie_window"] = self.windows[0].to_dict()
         if self.method == "raps":
             d.update(lam=self.lam, k_reg=self.k_reg)
         return d
@@ -252,6 +359,12 @@ class ConformalCalibration:
             th = tuple(float(d["thresholds"][lab]) for lab in labels)
         else:
             th = (float(d["threshold"]),) * len(labels)
+        windows: tuple[TieWindow, ...] = ()
+        if d.get("randomized"):
+            if d.get("mondrian"):
+                windows = tuple(TieWindow.from_dict(d["tie_windows"][lab]) for lab in labels)
+            else:
+                windows = (TieWindow.from_dict(d["tie_window"]),)
         return cls(
             method=check_method(str(d["method"])),
             confidence_level=check_confidence_level(d["confidence_level"]),
@@ -263,26 +376,54 @@ class ConformalCalibration:
             lam=float(d.get("lam", RAPS_LAMBDA)),
             k_reg=int(d.get("k_reg", RAPS_K_REG)),
             n_per_label={str(k): int(v) for k, v in (d.get("n_per_label") or {}).items()},
+            windows=windows,
         )
 
     def draws(self, n: int, rng: np.random.Generator | None) -> np.ndarray | None:
-        """The per-face uniform draws of a randomised rule (None for a non-randomised one)."""
+        """(n, 2) per-face uniform draws of a randomised rule: the score's ``u`` (APS/RAPS) and the tie-break
+        ``v``; None for a non-randomised rule."""
         if not self.randomized:
             return None
         if rng is None:
             raise ValueError("randomised sets need a random generator")
-        return np.asarray(rng.uniform(size=n))
+        u = np.asarray(rng.uniform(size=n))
+        return np.column_stack([u, np.asarray(rng.uniform(size=n))])
 
-    def sets_at(self, proba: np.ndarray, thresholds: Any, u: np.ndarray | None = None) -> np.ndarray:
-        """(n, k) sets of this rule at other thresholds (the procedure interval re-thresholds with them)."""
+    def _proba(self, proba: np.ndarray) -> np.ndarray:
         p = _check_proba(proba)
         if p.shape[1] != len(self.labels):
             raise ValueError(f"expected probabilities over {len(self.labels)} labels, got {p.shape[1]}")
-        return prediction_sets(p, thresholds, self.method, u=u, lam=self.lam, k_reg=self.k_reg)
+        return p
+
+    def sets_at(self, proba: np.ndarray, thresholds: Any) -> np.ndarray:
+        """(n, k) sets of this non-randomised rule at other thresholds (the procedure interval re-thresholds)."""
+        if self.randomized:
+            raise ValueError("a randomised rule's sets come from its tie windows; use sets()")
+        return prediction_sets(self._proba(proba), thresholds, self.method, lam=self.lam, k_reg=self.k_reg)
+
+    def label_scores(self, proba: np.ndarray, draws: np.ndarray | None = None) -> np.ndarray:
+        """(n, k) scores of every label under this rule (randomised APS/RAPS: with the draws' ``u``)."""
+        u = None if draws is None or self.method == "lac" else np.asarray(draws)[:, 0]
+        return label_scores(self._proba(proba), self.method, u=u, lam=self.lam, k_reg=self.k_reg)
+
+    def sets(self, proba: np.ndarray, draws: np.ndarray | None = None) -> np.ndarray:
+        """(n, k) sets for faces with the given per-face draws (:meth:`draws`; None for a non-randomised rule)."""
+        if not self.randomized:
+            return self.sets_at(proba, self.thresholds)
+        if draws is None:
+            raise ValueError("randomised sets need the per-face draws")
+        d = np.asarray(draws, dtype=np.float64)
+        scores = self.label_scores(proba, d)
+        v = d[:, 1:2]
+        if not self.mondrian:
+            return self.windows[0].contains(scores, v, self.confidence_level)
+        return np.column_stack(
+            [w.contains(scores[:, j], d[:, 1], self.confidence_level) for j, w in enumerate(self.windows)]
+        )
 
     def predict_sets(self, proba: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """(n, k) sets for new faces; a randomised rule needs ``rng`` for its per-face draws."""
-        return self.sets_at(proba, self.thresholds, self.draws(len(proba), rng))
+        return self.sets(proba, self.draws(len(proba), rng))
 
 
 def calibrate(
@@ -308,8 +449,6 @@ def calibrate(
     what = f"{name}: " if name else ""
     level = check_confidence_level(confidence_level)
     check_method(method)
-    if randomized and method == "lac":
-        raise ConformalError("LAC sets have no randomised form; randomise aps or raps")
     p = _check_proba(proba)
     labels = tuple(labels)
     if p.shape[1] != len(labels):
@@ -323,7 +462,7 @@ def calibrate(
             "have no calibrated threshold (use a calibration split that holds every evaluated label)"
         )
     u = None
-    if randomized:
+    if randomized and method != "lac":
         if rng is None:
             raise ValueError("randomised calibration needs a random generator")
         u = rng.uniform(size=len(p))
@@ -334,10 +473,14 @@ def calibrate(
             conformal_quantile(scores[t == j], level, what=f"{what}label '{lab}'")
             for j, lab in enumerate(labels)
         )
+        windows = (
+            tuple(TieWindow.fit(scores[t == j], level) for j in range(len(labels))) if randomized else ()
+        )
     else:
         th = (conformal_quantile(scores, level, what=name),) * len(labels)
+        windows = (TieWindow.fit(scores, level),) if randomized else ()
     return ConformalCalibration(
-        method, level, labels, th, len(t), randomized, mondrian, lam, k_reg, n_per, scores, t
+        method, level, labels, th, len(t), randomized, mondrian, lam, k_reg, n_per, windows, scores, t
     )
 
 
@@ -346,6 +489,9 @@ def procedure_interval(
     covered_at: Any,
     n_test: int,
     *,
+    true_scores: np.ndarray | None = None,
+    true_labels: np.ndarray | None = None,
+    tie_draws: np.ndarray | None = None,
     n_resamples: int | None = None,
     confidence: float | None = None,
     seed: int = 0,
@@ -358,7 +504,10 @@ def procedure_interval(
     level?": with a few thousand faces on each side each part contributes about equally. Each resample
     redraws the calibration faces (within each label for a class-conditional rule), recomputes the threshold(s)
     with the same conformal quantile, and redraws the evaluated faces; ``covered_at(thresholds)`` gives the
-    (n_test,) coverage indicators at given thresholds (the randomised draws held fixed).
+    (n_test,) coverage indicators at given thresholds. A randomised rule's coverage depends only on each
+    evaluated face's true-label score (``true_scores``), true label (``true_labels``, class-conditional rules)
+    and tie draw (``tie_draws``), held fixed: it is recomputed from each resample's score counts exactly, and
+    ``covered_at`` is not used.
     """
     from .bootstrap import (
         DEFAULT_CONFIDENCE,
@@ -377,6 +526,16 @@ def procedure_interval(
     scores, t = np.asarray(cal.scores), np.asarray(cal.score_labels)
     k = len(cal.labels)
     groups = [np.flatnonzero(t == j) for j in range(k)] if cal.mondrian else [np.arange(len(scores))]
+    if cal.randomized:
+        cov = _smoothed_procedure(cal, groups, n_test, true_scores, true_labels, tie_draws, b, rng)
+        lo, hi, _ = percentile_interval(cov, conf)
+        return {
+            "ci_low": float(lo),
+            "ci_high": float(hi),
+            "n_resamples": b,
+            "confidence": conf,
+            "method": "percentile bootstrap over calibration and evaluated faces, p-values recounted per resample",
+        }
     th = np.empty((b, k))
     for j, idx in enumerate(groups):
         order = np.argsort(scores[idx], kind="stable")
@@ -409,6 +568,37 @@ def procedure_interval(
         "confidence": conf,
         "method": "percentile bootstrap over calibration and evaluated faces, threshold refitted per resample",
     }
+
+
+def _smoothed_procedure(
+    cal: ConformalCalibration,
+    groups: list[np.ndarray],
+    n_test: int,
+    true_scores: np.ndarray | None,
+    true_labels: np.ndarray | None,
+    tie_draws: np.ndarray | None,
+    b: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """(B,) coverage of a randomised rule over resampled calibration and evaluated faces (see above)."""
+    from .bootstrap import compress, resample_weights
+
+    if true_scores is None or tie_draws is None or (cal.mondrian and true_labels is None):
+        raise ValueError("a randomised rule's interval needs the true-label scores, labels and tie draws")
+    ts = np.asarray(true_scores, dtype=np.float64)
+    tv = np.asarray(tie_draws, dtype=np.float64)
+    tl = np.asarray(true_labels) if cal.mondrian else np.zeros(n_test, dtype=np.int64)
+    assert cal.scores is not None
+    covered = np.zeros((b, n_test))
+    for j, idx in enumerate(groups):
+        # counts (B, m) of each distinct calibration score in each resample (compress keeps value order)
+        vals, inv = np.unique(np.asarray(cal.scores)[idx], return_inverse=True)
+        counts = resample_weights(compress(inv), b, rng, method="index")
+        sel = np.flatnonzero(tl == j)
+        r, e = _counts_at(vals, np.cumsum(counts, axis=1), counts, ts[sel])
+        covered[:, sel] = _smoothed_in(r, e, tv[sel], _position(cal.confidence_level, len(idx)))
+    test_w = resample_weights(compress(np.arange(n_test)), b, rng, method="index")
+    return np.asarray((test_w * covered).sum(axis=1) / n_test)
 
 
 def set_summary(
