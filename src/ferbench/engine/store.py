@@ -320,24 +320,63 @@ def _key_array(sample_id: pa.Array | pa.ChunkedArray, stamp: pa.Array | pa.Chunk
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
 
 
-def _drop_earlier_duplicates(table: pa.Table) -> pa.Table:
-    """Keep the last row of each key (parts are read in name order, rows in write order).
+_HASH_SLICE = 65_536  # rows turned into Python strings at a time while hashing keys
 
-    Rows are grouped on each key column's dictionary codes, not on one joined key string: at 200,000 rows the
-    joined strings and their hash table cost three times the table itself (``benchmarks/throughput.py`` (f)).
-    A null in a key column (a row written before fingerprints existed) is encoded as a value of its own, so
-    such rows are still told apart by the other key columns.
+
+def _key_hashes(table: pa.Table) -> np.ndarray:
+    """(n,) 64-bit hash of each row's key (``KEY_COLUMNS``), computed a slice at a time.
+
+    pandas' ``hash_array`` (SipHash over each string; nulls get a value of their own) per column, mixed
+    column by column. Only a slice of strings is ever materialised, so the memory cost is 8 bytes a row.
     """
-    n = table.num_rows
+    h = np.zeros(table.num_rows, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for c in KEY_COLUMNS:
+            pos = 0
+            for chunk in table[c].chunks:
+                for start in range(0, len(chunk), _HASH_SLICE):
+                    part = chunk.slice(start, _HASH_SLICE).to_numpy(zero_copy_only=False)
+                    hc = pd.util.hash_array(np.asarray(part, dtype=object), categorize=False)
+                    h[pos : pos + len(part)] = (h[pos : pos + len(part)] ^ hc) * np.uint64(0x100000001B3)
+                    pos += len(part)
+    return h
+
+
+def _last_of_each_key(table: pa.Table) -> np.ndarray:
+    """Ascending row indices of the last row of each exact key: grouped on each key column's dictionary
+    codes (a null encoded as a value of its own, so such rows are still told apart by the other columns)."""
     codes = {
         c: pc.dictionary_encode(table[c], null_encoding="encode").combine_chunks().indices
         for c in KEY_COLUMNS
     }
     idx = (
-        pa.table({**codes, "i": pa.array(np.arange(n))})
+        pa.table({**codes, "i": pa.array(np.arange(table.num_rows))})
         .group_by(list(KEY_COLUMNS), use_threads=False)
         .aggregate([("i", "max")])["i_max"]
     )
-    if len(idx) == n:
+    return np.sort(idx.to_numpy())
+
+
+def _drop_earlier_duplicates(table: pa.Table) -> pa.Table:
+    """Keep the last row of each key (parts are read in name order, rows in write order).
+
+    Why hashes first: duplicates are rare (a run never rewrites a stored key), and the exact grouping costs
+    about 0.6 times the table in dictionaries at 200,000 rows (``benchmarks/throughput.py`` (f)), which made a
+    read's peak grow faster than the table. A 64-bit hash per row finds the rows whose key *might* repeat;
+    only those go through the exact grouping (a hash collision must never drop a row), and a table whose
+    hashes are all distinct comes back untouched.
+    """
+    n = table.num_rows
+    h = _key_hashes(table)
+    order = np.argsort(h, kind="stable")
+    same = h[order[1:]] == h[order[:-1]]
+    if not same.any():
         return table
-    return table.take(pa.array(np.sort(idx.to_numpy())))
+    maybe = np.zeros(n, dtype=bool)
+    maybe[order[1:][same]] = True
+    maybe[order[:-1][same]] = True
+    cand = np.flatnonzero(maybe)
+    keep = np.ones(n, dtype=bool)
+    keep[cand] = False
+    keep[cand[_last_of_each_key(table.take(pa.array(cand)))]] = True
+    return table if keep.all() else table.filter(pa.array(keep))
