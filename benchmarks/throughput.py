@@ -415,10 +415,16 @@ def store_at_scale(n_items: int, n_models: int, tmp: Path) -> list[tuple[str, fl
     """Write a synthetic store (n_items × n_models rows) and time full vs projected reads."""
     import pyarrow as pa
 
-    from ferbench.engine.store import PROB_COLUMNS, SCHEMA
+    from ferbench.engine.store import PROB_COLUMNS, SCHEMA, variant_fingerprint
 
     rng = np.random.default_rng(1)
     store = PredictionStore(tmp / "store")
+    clean_fp = variant_fingerprint("clean")
+    # the ledger names the rows' fingerprints as current, as the engine does before it writes
+    store.record(
+        {f"m{m}": {"fingerprint": f"model:m{m}"} for m in range(n_models)},
+        {"clean": {"fingerprint": clean_fp}},
+    )
     sid = np.array([f"s/{i:07d}.jpg" for i in range(n_items)], dtype=object)
     part = 100_000
     with Timer() as tw:
@@ -433,6 +439,8 @@ def store_at_scale(n_items: int, n_models: int, tmp: Path) -> list[tuple[str, fl
                     "model_id": np.full(n, f"m{m}", dtype=object),
                     "model_sha256": np.full(n, "1" * 64, dtype=object),
                     "variant": np.full(n, "clean", dtype=object),
+                    "model_fingerprint": np.full(n, f"model:m{m}", dtype=object),
+                    "variant_fingerprint": np.full(n, clean_fp, dtype=object),
                     "status": np.full(n, "ok", dtype=object),
                     "error": np.full(n, "", dtype=object),
                 }
@@ -455,7 +463,7 @@ def store_at_scale(n_items: int, n_models: int, tmp: Path) -> list[tuple[str, fl
         one = store.read_table(["m0"], ["p_happy"])
     out.append(("read one model, one column", t.wall, f"{one.num_rows:,} rows x {one.num_columns} cols"))
     with Timer() as t:
-        mask = store.done_mask("m0", "1" * 64, "clean", _samples_frame(sid))
+        mask = store.done_mask("m0", "model:m0", "clean", clean_fp, _samples_frame(sid))
     out.append(("resume check (done_mask, one model)", t.wall, f"{int(mask.sum()):,} done"))
     return out
 
