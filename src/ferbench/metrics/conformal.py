@@ -509,34 +509,46 @@ def procedure_interval(
     and tie draw (``tie_draws``), held fixed: it is recomputed from each resample's score counts exactly, and
     ``covered_at`` is not used.
     """
-    from .bootstrap import (
-        DEFAULT_CONFIDENCE,
-        DEFAULT_RESAMPLES,
-        compress,
-        percentile_interval,
-        resample_weights,
-        rng_for,
-    )
+    from .bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, percentile_interval, rng_for
 
     if cal.scores is None or cal.score_labels is None:
         raise ValueError("this calibration carries no calibration scores (fitted elsewhere)")
     b = DEFAULT_RESAMPLES if n_resamples is None else n_resamples
     conf = DEFAULT_CONFIDENCE if confidence is None else confidence
     rng = rng_for(seed, key + ":procedure")
-    scores, t = np.asarray(cal.scores), np.asarray(cal.score_labels)
+    t = np.asarray(cal.score_labels)
     k = len(cal.labels)
-    groups = [np.flatnonzero(t == j) for j in range(k)] if cal.mondrian else [np.arange(len(scores))]
+    groups = [np.flatnonzero(t == j) for j in range(k)] if cal.mondrian else [np.arange(len(t))]
     if cal.randomized:
         cov = _smoothed_procedure(cal, groups, n_test, true_scores, true_labels, tie_draws, b, rng)
-        lo, hi, _ = percentile_interval(cov, conf)
-        return {
-            "ci_low": float(lo),
-            "ci_high": float(hi),
-            "n_resamples": b,
-            "confidence": conf,
-            "method": "percentile bootstrap over calibration and evaluated faces, p-values recounted per resample",
-        }
-    th = np.empty((b, k))
+        how = "p-values recounted per resample"
+    else:
+        cov = _threshold_procedure(cal, groups, covered_at, n_test, b, rng)
+        how = "threshold refitted per resample"
+    lo, hi, _ = percentile_interval(cov, conf)
+    return {
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "n_resamples": b,
+        "confidence": conf,
+        "method": f"percentile bootstrap over calibration and evaluated faces, {how}",
+    }
+
+
+def _threshold_procedure(
+    cal: ConformalCalibration,
+    groups: list[np.ndarray],
+    covered_at: Any,
+    n_test: int,
+    b: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """(B,) coverage of a threshold rule over resampled calibration and evaluated faces (see above)."""
+    from .bootstrap import compress, resample_weights
+
+    assert cal.scores is not None
+    scores = np.asarray(cal.scores)
+    th = np.empty((b, len(cal.labels)))
     for j, idx in enumerate(groups):
         order = np.argsort(scores[idx], kind="stable")
         srt = scores[idx][order]
@@ -560,14 +572,7 @@ def procedure_interval(
         if hit is None:
             hit = cache[key_i] = np.asarray(covered_at(th[i]), dtype=np.float64)
         cov[i] = test_w[i] @ hit / n_test
-    lo, hi, _ = percentile_interval(cov, conf)
-    return {
-        "ci_low": float(lo),
-        "ci_high": float(hi),
-        "n_resamples": b,
-        "confidence": conf,
-        "method": "percentile bootstrap over calibration and evaluated faces, threshold refitted per resample",
-    }
+    return cov
 
 
 def _smoothed_procedure(
