@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 import json
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -345,6 +347,10 @@ def test_report_shows_the_sets(fer2013_root, model_store):
     assert "90% sets (lac_randomized)" in part and f"{100 * row['coverage']['value']:.1f}%" in part
     assert "Coverage per true label" in part and "Coverage per group: label" in part
     assert "Coverage under perturbation" in part
+    # re-rendered in a fresh interpreter (nothing imported but the report): every section is still there
+    code = f"from ferbench.report.html import render_run_dir; print(render_run_dir({str(res.out)!r}, False))"
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert 'id="section-conformal"' in fresh and fresh.count('id="section-') == html.count('id="section-')
 
 
 def test_cli_run_with_conformal_levels(fer2013_root, model_store, tmp_path):

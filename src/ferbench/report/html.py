@@ -157,6 +157,8 @@ def write_report(result: RunLike) -> None:
 
 def render_run_dir(run_dir: str | Path, thumbnails: bool = True) -> str:
     """Re-render a run directory's report from its ``metrics.json`` and ``predictions.parquet`` alone."""
+    from .. import analysis  # noqa: F401  (registers every section: a fresh process has none yet)
+
     run_dir = Path(run_dir)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     pq = run_dir / "predictions.parquet"
