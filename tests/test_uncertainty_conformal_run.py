@@ -305,6 +305,14 @@ def test_predict_answers_with_the_runs_sets(fer2013_root, model_store, reference
     assert "set" not in plain["images"][0]["faces"][0]["answer"]
     with pytest.raises(Exception, match="conformal.json: not found"):
         predict_images(images, models="fer-mini-xception", model_store=model_store, calibration=tmp_path)
+    # a conformal.json from before randomised rules kept their tie window: a clear refusal, not a KeyError
+    old_run = tmp_path / "old-run"
+    old_run.mkdir()
+    doc = json.loads((res.out / "conformal.json").read_text())
+    del doc["thresholds"]["0.9"]["lac_randomized"]["models"]["fer-mini-xception"]["tie_window"]
+    (old_run / "conformal.json").write_text(json.dumps(doc))
+    with pytest.raises(Exception, match="lack 'tie_window'.*re-run that run"):
+        predict_images(images, models="fer-mini-xception", model_store=model_store, calibration=old_run)
     with pytest.raises(Exception, match="was not in that run"):
         predict_images(images, models="faceapi-expression-net", model_store=model_store, calibration=res.out)
     assert set_answer(labels, np.array([0, 1, 0, 0, 0, 0, 0], bool), 0.9, 2)["text"] == "happy"

@@ -130,7 +130,13 @@ def load_set_rule(
     entry = table[lv][rule].get(kind, {}).get(name)
     if entry is None:
         raise FerbenchError(f"{path}: the run has no calibrated '{rule}' sets for {name} (refused there)")
-    cal = ConformalCalibration.from_dict(entry)
+    try:
+        cal = ConformalCalibration.from_dict(entry)
+    except KeyError as exc:
+        raise FerbenchError(
+            f"{path}: the '{rule}' sets of {name} lack {exc} (written by an older ferbench); re-run that run "
+            "with the same --out to refresh conformal.json, or choose another --set-rule"
+        ) from None
     info = {
         "run": str(Path(run_dir)),
         "dataset": doc.get("dataset"),
