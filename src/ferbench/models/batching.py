@@ -253,6 +253,45 @@ def _record(verdict_path: Path, verdict: BatchVerdict) -> BatchVerdict:
     return verdict
 
 
+def _proved(
+    verdict_name: str,
+    weight_sha256: str,
+    batch: int,
+    runtime: str,
+    cache_dir: str | os.PathLike[str] | None,
+    pre: Preprocess,
+    runners: Callable[[], tuple[Callable[[np.ndarray], Any], Callable[[np.ndarray], Any]]],
+    how: str,
+    failure: str,
+) -> BatchVerdict:
+    """The cached verdict for this weight file, or prove the batched runner equal to the batch-1 one on
+    seeded inputs and record that verdict.
+
+    ``runners()`` builds (batch 1, batched) only when a proof is needed; any exception, there or while
+    running, is the reason the model stays at batch 1 (``failure``: what was tried). ``how`` is the detail of
+    a verdict that holds.
+    """
+    verdict_path = cache_root(cache_dir) / "batching" / weight_sha256 / verdict_name
+    cached, sizes = _cached_verdict(verdict_path, weight_sha256, batch, runtime)
+    if cached is not None:
+        return cached
+    try:
+        run_one, run_many = runners()
+        problem = check_batched(run_one, run_many, proof_inputs(pre, max(sizes)), sizes)
+    except Exception as exc:  # noqa: BLE001 - a model that refuses the change runs at batch 1
+        problem = f"{failure}: {type(exc).__name__}: {exc}"
+    return _record(
+        verdict_path,
+        BatchVerdict(
+            ok=problem is None,
+            weight_sha256=weight_sha256,
+            sizes=sizes,
+            runtime=runtime,
+            detail=how if problem is None else problem,
+        ),
+    )
+
+
 def lifted_onnx(
     weights: Path,
     weight_sha256: str,
@@ -316,26 +355,16 @@ def litert_batch_verdict(
 
     ``factory`` builds a fresh interpreter on the file as shipped (not yet allocated).
     """
-    folder = cache_root(cache_dir) / "batching" / weight_sha256
-    verdict_path = folder / "verdict-litert.json"
-    runtime = litert_runtime()
-    cached, sizes = _cached_verdict(verdict_path, weight_sha256, batch, runtime)
-    if cached is not None:
-        return cached
-    try:
-        x = proof_inputs(pre, max(sizes))
-        problem = check_batched(_litert_runner(factory, None), _litert_runner(factory, "resize"), x, sizes)
-    except Exception as exc:  # noqa: BLE001 - an interpreter that refuses to resize runs at batch 1
-        problem = f"resize_tensor_input failed: {type(exc).__name__}: {exc}"
-    return _record(
-        verdict_path,
-        BatchVerdict(
-            ok=problem is None,
-            weight_sha256=weight_sha256,
-            sizes=sizes,
-            runtime=runtime,
-            detail="resize_tensor_input on the leading dimension" if problem is None else problem,
-        ),
+    return _proved(
+        "verdict-litert.json",
+        weight_sha256,
+        batch,
+        litert_runtime(),
+        cache_dir,
+        pre,
+        lambda: (_litert_runner(factory, None), _litert_runner(factory, "resize")),
+        "resize_tensor_input on the leading dimension",
+        "resize_tensor_input failed",
     )
 
 
@@ -389,13 +418,6 @@ def openvino_batch_verdict(
     """Whether :func:`reshape_openvino` gives every bit of the IR as shipped, one image per call, on the CPU."""
     import openvino as ov
 
-    folder = cache_root(cache_dir) / "batching" / weight_sha256
-    verdict_path = folder / "verdict-openvino.json"
-    runtime = f"openvino {ov.get_version()}"
-    cached, sizes = _cached_verdict(verdict_path, weight_sha256, batch, runtime)
-    if cached is not None:
-        return cached
-
     def runner(dynamic: bool) -> Callable[[np.ndarray], list[np.ndarray]]:
         core = ov.Core()
         model = core.read_model(str(xml), str(bin_file))
@@ -404,18 +426,14 @@ def openvino_batch_verdict(
         request = core.compile_model(model, "CPU", {"INFERENCE_NUM_THREADS": 1}).create_infer_request()
         return lambda x: [np.array(v) for v in request.infer([np.ascontiguousarray(x)]).values()]
 
-    try:
-        x = proof_inputs(pre, max(sizes))
-        problem = check_batched(runner(False), runner(True), x, sizes)
-    except Exception as exc:  # noqa: BLE001 - a model that refuses the reshape runs at batch 1
-        problem = f"reshape failed: {type(exc).__name__}: {exc}"
-    return _record(
-        verdict_path,
-        BatchVerdict(
-            ok=problem is None,
-            weight_sha256=weight_sha256,
-            sizes=sizes,
-            runtime=runtime,
-            detail="Model.reshape with a dynamic leading dimension" if problem is None else problem,
-        ),
+    return _proved(
+        "verdict-openvino.json",
+        weight_sha256,
+        batch,
+        f"openvino {ov.get_version()}",
+        cache_dir,
+        pre,
+        lambda: (runner(False), runner(True)),
+        "Model.reshape with a dynamic leading dimension",
+        "reshape failed",
     )
