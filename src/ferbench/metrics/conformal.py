@@ -222,9 +222,12 @@ def _smoothed_in(at_or_below: np.ndarray, equal: np.ndarray, v: np.ndarray, c: f
     return np.asarray(at_or_below - v * (equal + 1) < c - 1)
 
 
-def _counts_at(values: np.ndarray, cum: np.ndarray, cnt: np.ndarray, s: np.ndarray) -> tuple[Any, Any]:
+def _counts_at(
+    values: np.ndarray, cum: np.ndarray, cnt: np.ndarray, s: np.ndarray, below: Any = 0
+) -> tuple[Any, Any]:
     """``#{cal ≤ s}`` and ``#{cal = s}`` of scores ``s`` among ascending distinct ``values`` held ``cnt`` times
-    (``cum`` their running total; the last axis of ``cum``/``cnt`` runs over ``values``).
+    (``cum`` their running total; the last axis of ``cum``/``cnt`` runs over ``values``); ``below`` is the
+    count for a score under the first value (0 when ``values`` are all the scores, not a window of them).
 
     Exact comparisons, not MAPIE's ``TOL``: calibration and evaluated scores come from the same arithmetic,
     so a tie is an exact tie (an exact 0 probability gives exactly 1), while a tolerance would merge the
@@ -234,7 +237,7 @@ def _counts_at(values: np.ndarray, cum: np.ndarray, cnt: np.ndarray, s: np.ndarr
     at = np.minimum(idx, m - 1)
     match = (idx < m) & (values[at] == s)
     prev = np.maximum(idx - 1, 0)
-    below_prev = np.where(idx > 0, cum[..., prev], 0)
+    below_prev = np.where(idx > 0, cum[..., prev], below)
     r = np.where(match, cum[..., at], below_prev)
     e = np.where(match, cnt[..., at], 0)
     return r, e
@@ -277,9 +280,7 @@ class TieWindow:
         vals = np.asarray(self.values, dtype=np.float64)
         cum = np.asarray(self.at_or_below, dtype=np.int64)
         cnt = np.asarray(self.equal, dtype=np.int64)
-        r, e = _counts_at(vals, cum, cnt, s)
-        first = np.searchsorted(vals, s, side="left") == 0
-        r = np.where(first & (e == 0), cum[0] - cnt[0], r)
+        r, e = _counts_at(vals, cum, cnt, s, below=cum[0] - cnt[0])
         return _smoothed_in(r, e, np.asarray(v, dtype=np.float64), _position(confidence_level, self.n))
 
     def to_dict(self) -> dict[str, Any]:
