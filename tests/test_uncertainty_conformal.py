@@ -346,3 +346,45 @@ def test_procedure_interval_holds_the_level_about_as_often_as_it_says():
     assert hits_proc / reps >= 0.88
     assert hits_test < hits_proc
     assert np.mean(widths) > 1.1
+
+
+@pytest.mark.parametrize("level", [0.8, 0.9])
+def test_covered_counts_per_resample_equal_brute_force_p_values_of_each_multiset(level):
+    # the procedure interval counts covered faces per calibration resample without a p-value per face; each
+    # count must equal the brute-force smoothed p-values against that resample's multiset of scores, with
+    # ties between calibration and evaluated scores (a lacking label's exact 1, tied vote shares)
+    from ferbench.metrics.conformal import label_scores, smoothed_covered_counts
+
+    cal_p, cal_y = _tied_world(300, 41)
+    test_p, test_y = _tied_world(250, 42)
+    cal_s = label_scores(cal_p, "lac")[np.arange(300), cal_y]
+    test_s = label_scores(test_p, "lac")[np.arange(250), test_y]
+    assert np.isin(test_s, cal_s).mean() > 0.2  # many evaluated scores tie with calibration scores
+    vals, inv = np.unique(cal_s, return_inverse=True)
+    rng = np.random.default_rng(5)
+    v = rng.uniform(size=250)
+    counts = np.stack([np.bincount(inv[rng.integers(0, 300, 300)], minlength=len(vals)) for _ in range(40)])
+    got = smoothed_covered_counts(vals, counts, test_s, v, level)
+    want = [_smoothed_oracle(np.repeat(vals, row), test_s[:, None], v, level)[:, 0].sum() for row in counts]
+    assert got.tolist() == want
+    assert len(set(want)) > 5  # the resamples do move the count
+
+
+def test_procedure_bound_monte_carlo_error_brackets_the_exact_quantile():
+    # mc_error is a 95 % band on where a B-resample percentile bound sits around the exact one: drawing B
+    # normal "resamples" many times, the exact 2.5 % and 97.5 % points (∓1.95996) are within it about 95 % of
+    # the time, and the band narrows as 1 / sqrt(B)
+    from ferbench.metrics.conformal import _bound_mc_error
+
+    rng = np.random.default_rng(0)
+    hits = np.zeros(2)
+    errs = {1000: [], 4000: []}
+    for _ in range(300):
+        for b in errs:
+            x = rng.standard_normal(b)
+            err = _bound_mc_error(x, 0.95)
+            errs[b].append(err)
+            if b == 1000:
+                hits += np.abs(np.quantile(x, [0.025, 0.975]) - [-1.959964, 1.959964]) <= err
+    assert np.all(hits / 300 >= 0.9) and np.all(hits / 300 <= 0.995)
+    assert 1.7 < np.mean(errs[1000]) / np.mean(errs[4000]) < 2.3
