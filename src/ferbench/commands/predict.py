@@ -13,6 +13,11 @@ names the run, its calibration split, the level, the set rule and the label set;
 over the run's labels (restricted and renormalised as in the run), and models must be those the run calibrated
 (same weights). Without a run there are no calibrated sets, and predict says so rather than inventing thresholds.
 
+Faces: :mod:`ferbench.faces`' YuNet detector (the run's face stage, sha256-verified), at full resolution (as
+the models' upstream reference outputs were made), every face, largest first. Each model gets the crop its card
+declares, as ``ferbench run --faces yunet`` gives it: the shared square crop (box squared, grown 10 % per side),
+or its authors' own (``square_box``, 5-point ``align5``).
+
 Labels are canonical expression labels over every label some chosen model has; a model's probabilities are
 laid out over that set with zeros for labels it lacks (the label-set rule with no dataset to restrict to).
 """
@@ -32,11 +37,12 @@ from rich.table import Table
 
 from ..datasets.common import IMAGE_SUFFIXES
 from ..errors import FerbenchError
+from ..faces import Face, crop_square, get_detector
+from ..faces.prep import prepare_face
 from ..labels import CANONICAL_LABELS
 from ..models import create, resolve_models
 from ..models.store import StoreSpec
 from .app import ModelStores, app, console
-from .predict_faces import detect_faces
 
 NOTE = (
     "These are expression labels: what a face shows to a model, from one photo. They are not measurements "
@@ -173,6 +179,27 @@ def set_answer(labels: Sequence[str], members: np.ndarray, level: float, max_set
     }
 
 
+def _faces(img: np.ndarray, detector: Any) -> list[Face]:
+    """Every face the detector finds, largest first, each with the shared crop (a box wholly outside the image
+    is dropped: there is nothing to crop)."""
+    kept = []
+    for f in detector.detect(img):
+        try:
+            f.crop = crop_square(img, f.box)
+        except ValueError:
+            continue
+        kept.append(f)
+    return kept
+
+
+def _crops(img: np.ndarray, faces: Sequence[Face], card: Any) -> list[np.ndarray]:
+    """The crops one model sees: the shared one, or the preparation its card declares."""
+    prep = card.face_prep
+    if prep.kind == "shared":
+        return [f.crop for f in faces]  # type: ignore[misc]
+    return [prepare_face(img, f, prep) for f in faces]
+
+
 def predict_images(
     target: str | os.PathLike[str],
     *,
@@ -209,6 +236,7 @@ def predict_images(
             set_rule,
         )
     adapters = [create(c.id, model_store) for c in cards]
+    detector = get_detector("yunet", model_store, max_side=0)
     if rule_cal is not None:
         labels = list(rule_cal.labels)  # the run's evaluated labels: its thresholds hold over these only
     else:
@@ -221,7 +249,7 @@ def predict_images(
         if img is None:
             results.append({"image": str(path), "status": "unreadable", "faces": [], "answer": None})
             continue
-        faces = detect_faces(img, model_store)
+        faces = _faces(img, detector)
         if not faces:
             results.append(
                 {
@@ -232,10 +260,13 @@ def predict_images(
                 }
             )
             continue
-        crops = [crop for _, crop, _ in faces]
         # (n_faces, n_models, n_labels), zeros for labels a model lacks
         proba = np.stack(
-            [np.nan_to_num(a.to_canonical(a.predict(crops))[:, cols], nan=0.0) for a in adapters], axis=1
+            [
+                np.nan_to_num(a.to_canonical(a.predict(_crops(img, faces, c)))[:, cols], nan=0.0)
+                for c, a in zip(cards, adapters, strict=True)
+            ],
+            axis=1,
         )
         total = proba.sum(axis=2, keepdims=True)
         proba = np.divide(proba, total, out=np.zeros_like(proba), where=total > 0)
@@ -250,11 +281,11 @@ def predict_images(
             for i, a in enumerate(answers):
                 a["set"] = set_answer(labels, members[i], rule_cal.confidence_level, max_set_size)
         face_rows = []
-        for i, (box, _, score) in enumerate(faces):
+        for i, f in enumerate(faces):
             face_rows.append(
                 {
-                    "box": [round(v, 1) for v in box],
-                    "detector_score": round(score, 4),
+                    "box": [round(float(v), 1) for v in f.box],
+                    "detector_score": round(f.score, 4),
                     "models": {
                         c.id: {
                             "label": labels[pred[i, j]],
