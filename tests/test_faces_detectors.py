@@ -128,3 +128,27 @@ def test_nms_matches_opencv() -> None:
     ours = nms(corners, scores, 0.3)
     ref = cv2.dnn.NMSBoxes(np.hstack([xy, wh]).tolist(), scores.tolist(), 0.0, 0.3)
     assert sorted(ours.tolist()) == sorted(np.asarray(ref).ravel().tolist())
+
+
+def test_a_detector_registered_again_is_not_served_from_the_old_cache(
+    reference_dir: Path, model_store: Path
+) -> None:
+    # the same name with a stricter score threshold: a new detector, which finds fewer faces on multi_face
+    import dataclasses
+
+    from ferbench.faces import register_detector
+    from ferbench.faces.detectors import YuNetDetector
+
+    img = _img(reference_dir, "multi_face")
+    old_card = DETECTOR_CARDS["yunet"]
+    before = get_detector("yunet", model_store)
+    scores = sorted(f.score for f in before.detect(img))
+    strict = dataclasses.replace(old_card, score_threshold=(scores[0] + scores[1]) / 2)
+    try:
+        register_detector("yunet", YuNetDetector, strict)
+        after = get_detector("yunet", model_store)
+        assert after is not before and after.card == strict
+        assert len(after.detect(img)) == len(scores) - 1
+    finally:
+        register_detector("yunet", YuNetDetector, old_card)
+    assert get_detector("yunet", model_store) is before

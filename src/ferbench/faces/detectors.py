@@ -230,7 +230,10 @@ _DETECTORS: dict[str, DetectorFactory] = {
     "rfb320": RFB320Detector,
     "haar": HaarDetector,
 }
-_CACHE: dict[tuple[str, tuple[str, ...], int], Detector] = {}
+# keyed by the card and factory too: a detector registered again under the same name (other weights or
+# thresholds) must not be served from the old entry
+# (its repr: every field, and cards hold unhashable mappings)
+_CACHE: dict[tuple[str, str, DetectorFactory, tuple[str, ...], int], Detector] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -245,7 +248,7 @@ def list_detectors() -> list[str]:
 
 
 def get_detector(name: str | Detector, store: StoreSpec = None, *, max_side: int | None = None) -> Detector:
-    """A verified, ready detector by name (created once per process, name, store and ``max_side``).
+    """A verified, ready detector by name (created once per process, card, store and ``max_side``).
 
     ``max_side`` caps the long side of the image the detector sees (default: the card's, 640 for YuNet).
     """
@@ -253,11 +256,12 @@ def get_detector(name: str | Detector, store: StoreSpec = None, *, max_side: int
         return name
     if name not in _DETECTORS:
         raise ModelError(f"unknown face detector '{name}'. Known detectors: {', '.join(_DETECTORS)}.")
-    max_side = DETECTOR_CARDS[name].max_side if max_side is None else max_side
-    key = (name, tuple(str(p) for p in store_paths(store)), max_side)
+    card, factory = DETECTOR_CARDS[name], _DETECTORS[name]
+    max_side = card.max_side if max_side is None else max_side
+    key = (name, repr(card), factory, tuple(str(p) for p in store_paths(store)), max_side)
     with _CACHE_LOCK:
         det = _CACHE.get(key)
         if det is None:
-            det = _DETECTORS[name](DETECTOR_CARDS[name], store, max_side=max_side)
+            det = factory(card, store, max_side=max_side)
             _CACHE[key] = det
     return det
