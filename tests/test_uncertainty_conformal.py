@@ -388,3 +388,62 @@ def test_procedure_bound_monte_carlo_error_brackets_the_exact_quantile():
                 hits += np.abs(np.quantile(x, [0.025, 0.975]) - [-1.959964, 1.959964]) <= err
     assert np.all(hits / 300 >= 0.9) and np.all(hits / 300 <= 0.995)
     assert 1.7 < np.mean(errs[1000]) / np.mean(errs[4000]) < 2.3
+
+
+def _official(cal_p, cal_y, test_p, test_y, **kw):
+    c = calibrate(cal_p, cal_y, LABELS, rng=np.random.default_rng(1), **kw)
+    sets = c.predict_sets(test_p, rng=np.random.default_rng(2) if c.randomized else None)
+    return float(sets[np.arange(len(test_y)), test_y].mean())
+
+
+def test_resplits_centre_on_the_level_with_the_spread_exchangeability_predicts():
+    # exchangeable faces: re-splits of the pooled faces cover the level on average, with the standard
+    # deviation that split conformal's coverage has, sqrt(a(1 - a)(1/n + 1/m)) (calibration and evaluated
+    # parts each add their binomial-like share), and the given split is an ordinary one among them
+    from ferbench.metrics.conformal import resplit_coverage
+
+    cal_p, cal_y = _model_like(1500, 61)
+    test_p, test_y = _model_like(1500, 62)
+    kw = {"method": "lac", "confidence_level": 0.9, "randomized": True}
+    off = _official(cal_p, cal_y, test_p, test_y, **kw)
+    r = resplit_coverage(cal_p, cal_y, test_p, test_y, LABELS, official=off, n_resplits=200, **kw)
+    theory = np.sqrt(0.09 * (1 / 1500 + 1 / 1500))
+    assert r["n_resplits"] == 200 and r["n_refused"] == 0
+    assert abs(r["mean"] - 0.9) < 3 * r["sd"] / np.sqrt(200)
+    assert 0.75 * theory < r["sd"] < 1.25 * theory
+    assert 0.05 < r["share_at_or_below"] < 0.95
+    assert r == resplit_coverage(cal_p, cal_y, test_p, test_y, LABELS, official=off, n_resplits=200, **kw)
+
+
+def test_resplits_expose_a_split_whose_evaluated_faces_differ():
+    # evaluated faces from another world (the model gives two labels an exact 0 on faces that carry them):
+    # the given split under-covers, the re-splits of the pooled faces centre on the level, and the given split
+    # sits below every re-split
+    from ferbench.metrics.conformal import resplit_coverage
+
+    cal_p, cal_y = _model_like(1200, 63)
+    test_p, test_y = _tied_world(1200, 64)
+    kw = {"method": "lac", "confidence_level": 0.9, "randomized": True}
+    off = _official(cal_p, cal_y, test_p, test_y, **kw)
+    r = resplit_coverage(cal_p, cal_y, test_p, test_y, LABELS, official=off, **kw)
+    assert off < 0.87
+    assert abs(r["mean"] - 0.9) < 0.01
+    assert r["share_at_or_below"] == 0.0 and r["min"] > off
+
+
+def test_resplits_count_the_splits_a_class_conditional_rule_refuses():
+    # 12 faces of one label in the pool: most re-splits leave fewer than the 9 a class-conditional 90 %
+    # threshold needs in the calibration part; they are counted, not averaged
+    from ferbench.metrics.conformal import resplit_coverage
+
+    cal_p, cal_y = _model_like(400, 65)
+    test_p, test_y = _model_like(400, 66)
+    rare = np.flatnonzero(np.concatenate([cal_y, test_y]) == 6)
+    cal_y, test_y = cal_y.copy(), test_y.copy()
+    keep = set(rare[:12].tolist())
+    for i in rare:
+        if i not in keep:
+            (cal_y if i < 400 else test_y)[i % 400] = 0
+    kw = {"method": "lac", "confidence_level": 0.9, "mondrian": True}
+    r = resplit_coverage(cal_p, cal_y, test_p, test_y, LABELS, official=0.9, n_resplits=30, **kw)
+    assert r["n_refused"] > 0 and r["n_resplits"] + r["n_refused"] == 30

@@ -106,6 +106,15 @@ def test_run_thresholds_and_coverage_equal_mapie_on_the_stored_scores(fer2013_ro
             proc = row["coverage_procedure"]
             assert proc["ci_low"] <= lo and hi <= proc["ci_high"]  # wider: the threshold varies too
             assert row["within_interval"] == (proc["ci_low"] <= level <= proc["ci_high"])
+    # the headline rule (only) carries its re-splits: the same faces pooled and re-split at the run's sizes
+    from ferbench.metrics.conformal import RESPLITS
+
+    head = m["conformal"]["results"]["0.9"]["lac_randomized"]["models"]["fer-mini-xception"]
+    rs = head["resplits"]
+    assert rs["sizes"] == {"calibration": head["calibration"]["n_calibration"], "evaluated": head["n"]}
+    assert rs["n_resplits"] + rs["n_refused"] == RESPLITS and rs["official"] == head["coverage"]["value"]
+    assert rs["min"] <= rs["mean"] <= rs["max"] and 0 <= rs["share_at_or_below"] <= 1
+    assert "resplits" not in m["conformal"]["results"]["0.9"]["lac"]["models"]["fer-mini-xception"]
     # the stored thresholds file holds the same numbers, naming run, split, level and label set
     doc = json.loads((res.out / "conformal.json").read_text())
     assert doc["calibration"]["split"] == "PublicTest" and doc["labels"] == labels
@@ -355,6 +364,7 @@ def test_report_shows_the_sets(fer2013_root, model_store):
     assert "90% sets (lac_randomized)" in part and f"{100 * row['coverage']['value']:.1f}%" in part
     assert "Coverage per true label" in part and "Coverage per group: label" in part
     assert "Coverage under perturbation" in part
+    assert "The rule or this split?" in part and "re-splits: mean ± sd" in part
     # re-rendered in a fresh interpreter (nothing imported but the report): every section is still there
     code = f"from ferbench.report.html import render_run_dir; print(render_run_dir({str(res.out)!r}, False))"
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -318,6 +318,17 @@ def _print_conformal(c: dict[str, Any]) -> None:
                     _fmt(r["share_empty"], True),
                 )
         console.print(t)
+        for kind in ("models", "ensembles"):
+            for name, r in rules[head][kind].items():
+                s = r.get("resplits") if r.get("status") == "ok" and not r["within_interval"] else None
+                if s and s.get("n_resplits") and s.get("sd") is not None:
+                    console.print(
+                        f"{name}: level outside the interval; on {s['n_resplits']} random re-splits of the same "
+                        f"faces its sets cover {100 * s['mean']:.1f} % ± {100 * s['sd']:.1f} (this split: "
+                        f"{100 * s['official']:.1f} %, {100 * s['share_at_or_below']:.0f} % of re-splits at or "
+                        "below it)",
+                        highlight=False,
+                    )
         refused = [
             f"{name}: {r.get('reason')}"
             for kind in ("models", "ensembles")

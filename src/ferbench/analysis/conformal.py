@@ -26,6 +26,7 @@ from ..metrics.conformal import (
     ConformalError,
     calibrate,
     procedure_interval,
+    resplit_coverage,
     set_summary,
 )
 from ..metrics.disagreement import vote_entropy
@@ -217,6 +218,21 @@ def _one(
         )
     row["coverage_procedure"] = proc
     row["within_interval"] = bool(proc["ci_low"] <= level <= proc["ci_high"])
+    if rule_key(*rule) == HEADLINE:
+        row["resplits"] = resplit_coverage(
+            cp.proba[f],
+            cal_t[f],
+            lab_proba,
+            y,
+            labels,
+            official=float(row["coverage"]["value"]),
+            method=method,
+            confidence_level=level,
+            randomized=randomized,
+            mondrian=mondrian,
+            seed=ctx.seed,
+            key=key,
+        )
     if extras["groups"]:
         row["groups"] = {
             name: _group_rows(sets, y, keys[ok & has], seed=ctx.seed, key=f"{key}:{name}")
