@@ -228,3 +228,45 @@ def test_show_toml_exports_a_card_that_runs_as_the_users_own(
     assert (a["label"] == b["label"]).all() and np.allclose(
         a["probability"], b["probability"], rtol=0, atol=0
     )
+
+
+def test_a_card_moved_with_its_weights_keeps_its_stored_predictions(
+    tmp_path: Path, model_store: Path, fer2013_root: Path
+) -> None:
+    # the weights' folder is not part of what produced a prediction (their sha256 is): the same card and
+    # weights in another folder reuse the rows, while other bytes under the same name are recomputed
+    import onnx
+
+    first_dir, moved_dir = tmp_path / "first", tmp_path / "elsewhere" / "moved"
+    (first_dir / "weights").mkdir(parents=True)
+    shutil.copy(
+        model_store / CONVERTED / "oarriaga_mini_xception_119.onnx", first_dir / "weights" / "grey48.onnx"
+    )
+    (first_dir / "card.toml").write_text(HAND_WRITTEN)
+    from test_uncertainty_predict import ferbench  # a fresh process per command, as for a user who moved
+    # the folder (one process refuses one id from two card files)
+
+    def check(card: Path) -> None:  # pins the weights' sha256 in the lock file beside the card
+        r = ferbench("models", "check", str(card), "--model-store", str(model_store))
+        assert r.returncode == 0, r.stderr
+
+    check(first_dir / "card.toml")
+    shutil.copytree(first_dir, moved_dir)
+
+    def go(card: Path) -> dict[str, int]:
+        r = ferbench("run", "--dataset", "fer2013-images", "--data-root", str(fer2013_root), "--split", "test",
+                     "--limit", "12", "--models", str(card), "--model-store", str(model_store),
+                     "--out", str(tmp_path / "run"))  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        return json.loads((tmp_path / "run" / "metrics.json").read_text())["provenance"]["engine"]["computed"]
+
+    assert go(first_dir / "card.toml") == {"my-grey-48": 12}
+    assert go(moved_dir / "card.toml") == {"my-grey-48": 0}
+    other = moved_dir.parent / "other"
+    shutil.copytree(first_dir, other)
+    proto = onnx.load(str(other / "weights" / "grey48.onnx"))
+    proto.doc_string = "the same graph, other bytes"
+    onnx.save(proto, str(other / "weights" / "grey48.onnx"))
+    (other / "ferbench.lock.json").unlink()  # a new file is trusted by pinning it again
+    check(other / "card.toml")
+    assert go(other / "card.toml") == {"my-grey-48": 12}

@@ -10,6 +10,7 @@ and writes cards generically.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -219,16 +220,23 @@ class ModelCard:
         preprocessing, class order, label override or output rule, and any field added later, makes the old
         rows stale; plus :data:`~ferbench.models.adapter.ADAPTER_VERSION`, bumped whenever the adapter code
         changes what it outputs. A model with neither a weight sha256 nor a declared ``version`` has no
-        fingerprint: its predictions are never reused across runs.
+        fingerprint: its predictions are never reused across runs. A user's card is keyed on its weight file's
+        name, not its folder.
         """
         from .adapter import ADAPTER_VERSION  # the adapter imports this module
 
         if self.artifact.sha256 is None and not self.version:
             return None
         fields = {k: v for k, v in _plain(self).items() if k not in DESCRIPTIVE_FIELDS}
-        fields["artifact"] = {
-            k: v for k, v in fields["artifact"].items() if k not in DESCRIPTIVE_ARTIFACT_FIELDS
-        }
+        art = {k: v for k, v in fields["artifact"].items() if k not in DESCRIPTIVE_ARTIFACT_FIELDS}
+        if os.path.isabs(art["path"]):
+            # a user's card (its path made absolute on loading): the folder it sits in changes no output (the
+            # sha256 pins the bytes), so a card moved with its weights keeps its stored predictions; the file
+            # name stays (its suffix picks the runtime), and side files are named relative to it
+            folder = os.path.dirname(art["path"])
+            art["path"] = os.path.basename(art["path"])
+            art["extra_files"] = {os.path.relpath(k, folder): v for k, v in art["extra_files"].items()}
+        fields["artifact"] = art
         return digest({"card": fields, "adapter_version": ADAPTER_VERSION}, "model")
 
     @property
