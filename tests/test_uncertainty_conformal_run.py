@@ -106,6 +106,9 @@ def test_run_thresholds_and_coverage_equal_mapie_on_the_stored_scores(fer2013_ro
             proc = row["coverage_procedure"]
             assert proc["ci_low"] <= lo and hi <= proc["ci_high"]  # wider: the threshold varies too
             assert row["within_interval"] == (proc["ci_low"] <= level <= proc["ci_high"])
+            assert proc["n_resamples"] == 10_000 and 0 < proc["mc_error"] < 0.01
+            edge = min(abs(level - proc["ci_low"]), abs(level - proc["ci_high"])) <= proc["mc_error"]
+            assert row["at_interval_edge"] == edge
     # the headline rule (only) carries its re-splits: the same faces pooled and re-split at the run's sizes
     from ferbench.metrics.conformal import RESPLITS
 

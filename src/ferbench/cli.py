@@ -320,6 +320,13 @@ def _print_conformal(c: dict[str, Any]) -> None:
         console.print(t)
         for kind in ("models", "ensembles"):
             for name, r in rules[head][kind].items():
+                if r.get("status") == "ok" and r.get("at_interval_edge"):
+                    console.print(
+                        f"{name}: the level is at the interval's edge (within its bounds' Monte Carlo error, "
+                        f"{100 * r['coverage_procedure']['mc_error']:.2f} points): another seed may flip "
+                        "'in'",
+                        highlight=False,
+                    )
                 s = r.get("resplits") if r.get("status") == "ok" and not r["within_interval"] else None
                 if s and s.get("n_resplits") and s.get("sd") is not None:
                     console.print(

@@ -218,6 +218,10 @@ def _one(
         )
     row["coverage_procedure"] = proc
     row["within_interval"] = bool(proc["ci_low"] <= level <= proc["ci_high"])
+    # inside or out by less than the bounds' Monte Carlo error: another seed could flip the answer
+    row["at_interval_edge"] = bool(
+        min(abs(level - proc["ci_low"]), abs(level - proc["ci_high"])) <= proc["mc_error"]
+    )
     if rule_key(*rule) == HEADLINE:
         row["resplits"] = resplit_coverage(
             cp.proba[f],
