@@ -228,3 +228,43 @@ def test_perturbations_apply_to_each_models_own_crop(
     crop = apply(prepare_face(img, face, get_card(MBF).face_prep), "blur:3", sample_id=sid)
     want = adapter.to_canonical(adapter.predict([crop]))[0]
     np.testing.assert_allclose(_probs(blurred, sid, MBF), want, atol=1e-9, equal_nan=True)
+
+
+def test_cli_face_max_side_0_detects_at_full_resolution_and_gives_the_authors_vectors(
+    tmp_path: Path, reference_dir: Path, model_store: Path
+) -> None:
+    # the user-facing path to the references: `run --faces yunet --face-max-side 0` keys its own variant and
+    # its aligned and boxed models give the vectors upstream's code gave on the posed one-face photos
+    from typer.testing import CliRunner
+
+    from ferbench.cli import app
+
+    data = photo_folder(reference_dir, tmp_path / "photos")
+    out = tmp_path / "run"
+    args = ["run", "--dataset", "fer2013-images", "--data-root", str(data), "--out", str(out), "--models",
+            f"{MBF},{OMZ}", "--model-store", str(model_store), "--faces", "yunet", "--face-max-side", "0"]  # fmt: skip
+    res = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    preds = pd.read_parquet(out / "predictions.parquet")
+    assert set(preds["variant"]) == {"face:yunet:largest:s0"}
+    checked = 0
+    for card, key in ((get_card(MBF), "aligned"), (get_card(OMZ), "boxed")):
+        ref = json.loads((reference_dir / "outputs" / str(card.reference_outputs)).read_text())
+        for entry in ref[key]:
+            hit = preds[
+                preds["sample_id"].str.endswith("/" + entry["image"]) & (preds["model_id"] == card.id)
+            ]
+            if entry["image"] == "multi_face.jpg" or hit.empty:
+                continue
+            scores = np.array(entry["scores"], dtype=float)
+            want = np.exp(scores - scores.max()) / np.exp(scores - scores.max()).sum()
+            if card.output != "logits":
+                want = scores
+            got = hit[P_COLS].to_numpy(dtype=float)[0]
+            canon = np.array([got[P_COLS.index(f"p_{c}")] for c in card.canonical_classes])
+            np.testing.assert_allclose(canon, want, atol=1e-4)
+            checked += 1
+    assert checked >= 6
+    bad = CliRunner().invoke(app, [*args[:-1], "-1", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code != 0 and "--face-max-side -1 must be 0" in str(bad.exception)  # main() prints it
+    assert not (tmp_path / "bad" / "metrics.json").exists()

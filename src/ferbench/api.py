@@ -80,6 +80,7 @@ class RunConfig:
     face_margin: float | None = None
     face_align: bool = False
     own_crops: bool = True  # each model its card's own face preparation (False: everyone the shared crop)
+    face_max_side: int | None = None  # the detector's long-side cap (None: its card's; 0: full resolution)
     dataset_options: dict[str, Any] | None = None
     engine: str = "local"
     address: str | None = None
@@ -300,7 +301,9 @@ def _run(cfg: RunConfig, progress: Callable[[int, int], Callable[[int], None]] |
         from .faces.stage import FaceStageConfig
 
         margin = DEFAULT_MARGIN if face_margin is None else face_margin
-        face_cfg = FaceStageConfig(faces, multi_face, margin, face_align, own_crops=own_crops)
+        face_cfg = FaceStageConfig(
+            faces, multi_face, margin, face_align, max_side=cfg.face_max_side, own_crops=own_crops
+        )
     if isinstance(dataset, Dataset):
         full = dataset
     else:

@@ -123,6 +123,13 @@ def run(
     face_align: Annotated[
         bool, typer.Option("--face-align", help="Align faces on their 5 landmarks (yunet only).")
     ] = False,
+    face_max_side: Annotated[
+        int | None,
+        typer.Option(
+            help="Shrink images to this long side (pixels) before face detection; 0: full resolution, as the "
+            "models' upstream reference outputs were made. Default: the detector's (640 for yunet)."
+        ),
+    ] = None,
     shared_crop: Annotated[
         bool,
         typer.Option(
@@ -199,6 +206,7 @@ def run(
             face_margin=face_margin,
             face_align=face_align,
             own_crops=not shared_crop,
+            face_max_side=face_max_side,
             dataset_options=loader_options or None,
             engine=engine,
             address=address,

@@ -87,6 +87,10 @@ class FaceStageConfig:
             raise FaceStageError(
                 f"--face-margin {self.margin} must lie between 0 and 1 (fraction of the side)"
             )
+        if self.max_side is not None and self.max_side < 0:
+            raise FaceStageError(
+                f"--face-max-side {self.max_side} must be 0 (full resolution) or a positive pixel count"
+            )
         if self.align and (self.detector == "dataset" or not DETECTOR_CARDS[self.detector].landmarks):
             raise FaceStageError(
                 f"--face-align needs 5 landmarks, which '{self.detector}' does not give; use --faces yunet"
@@ -97,6 +101,8 @@ class FaceStageConfig:
         v = f"face:{self.detector}:{self.policy}"
         if abs(self.margin - DEFAULT_MARGIN) > 1e-12:
             v += f":m{self.margin:g}"
+        if self.max_side is not None:
+            v += f":s{self.max_side}"
         return v + (":aligned" if self.align else "") + ("" if self.own_crops else ":shared")
 
     @property
