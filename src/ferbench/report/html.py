@@ -47,6 +47,11 @@ def _num(x: Any, d: int = 3) -> str:
     return "–" if x is None else f"{x:.{d}f}"
 
 
+def _count(x: Any) -> str:
+    """A whole count with thousands separators (3,435 faces), as the docs write them."""
+    return "–" if x is None else f"{int(x):,}"
+
+
 def _width(x: Any) -> str:
     """A CSS percentage for an inline bar, clamped to 0..100 (numbers only, never text)."""
     if x is None:
@@ -64,6 +69,7 @@ def _env() -> Environment:
     env.filters["pct"] = _pct
     env.filters["num"] = _num
     env.filters["width"] = _width
+    env.filters["count"] = _count
     return env
 
 
