@@ -37,10 +37,10 @@ from rich.table import Table
 
 from ..datasets.common import IMAGE_SUFFIXES
 from ..errors import FerbenchError
-from ..faces import Face, crop_square, get_detector
+from ..faces import Detector, Face, crop_square, get_detector
 from ..faces.prep import prepare_face
 from ..labels import CANONICAL_LABELS
-from ..models import create, resolve_models
+from ..models import ModelCard, create, resolve_models
 from ..models.store import StoreSpec
 from .app import ModelStores, app, console
 
@@ -179,7 +179,7 @@ def set_answer(labels: Sequence[str], members: np.ndarray, level: float, max_set
     }
 
 
-def _faces(img: np.ndarray, detector: Any) -> list[Face]:
+def _faces(img: np.ndarray, detector: Detector) -> list[Face]:
     """Every face the detector finds, largest first, each with the shared crop (a box wholly outside the image
     is dropped: there is nothing to crop)."""
     kept = []
@@ -192,7 +192,7 @@ def _faces(img: np.ndarray, detector: Any) -> list[Face]:
     return kept
 
 
-def _crops(img: np.ndarray, faces: Sequence[Face], card: Any) -> list[np.ndarray]:
+def _crops(img: np.ndarray, faces: Sequence[Face], card: ModelCard) -> list[np.ndarray]:
     """The crops one model sees: the shared one, or the preparation its card declares."""
     prep = card.face_prep
     if prep.kind == "shared":
