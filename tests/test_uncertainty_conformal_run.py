@@ -368,6 +368,17 @@ def test_report_shows_the_sets(fer2013_root, model_store):
     assert "Coverage per true label" in part and "Coverage per group: label" in part
     assert "Coverage under perturbation" in part
     assert "The rule or this split?" in part and "re-splits: mean ± sd" in part
+    assert 'aria-label="Coverage of 90 percent prediction sets per model"' in part
+    # the figure marks in red exactly the predictors whose interval misses the level
+    from ferbench.report.figures_uncertainty import coverage_svg
+
+    sec = json.loads(json.dumps(res.metrics["conformal"]))
+    rows = sec["results"]["0.9"]["lac_randomized"]
+    for r in [*rows["models"].values(), *rows["ensembles"].values()]:
+        r["within_interval"] = True
+    assert "#b03a2e" not in coverage_svg(sec, "0.9", "t")
+    rows["models"]["fer-mini-xception"]["within_interval"] = False
+    assert "#b03a2e" in coverage_svg(sec, "0.9", "t")
     # re-rendered in a fresh interpreter (nothing imported but the report): every section is still there
     code = f"from ferbench.report.html import render_run_dir; print(render_run_dir({str(res.out)!r}, False))"
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

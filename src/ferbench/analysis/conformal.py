@@ -280,7 +280,13 @@ def _perturbed_rows(
     return out
 
 
-@section("conformal", title="Prediction sets", order=85, template="conformal.html.j2")
+@section(
+    "conformal",
+    title="Prediction sets",
+    order=85,
+    template="conformal.html.j2",
+    figures="ferbench.report.figures_uncertainty:conformal_figures",
+)
 def conformal_section(ctx: EvalContext) -> dict[str, Any] | None:
     levels = [float(x) for x in ctx.options.get("conformal") or []]
     if not levels:

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from markupsafe import Markup  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 from .figures import _RC, _svg  # noqa: E402
 
@@ -134,3 +135,50 @@ def _all(m: Mapping[str, Any]) -> dict[str, Markup | None]:
         "risk_coverage_agreement": risk_coverage_svg(m.get("selective"), "agreement"),
         "circumplex": circumplex_svg(m.get("affect")),
     }
+
+
+def coverage_svg(conformal: Mapping[str, Any] | None, level: str, prefix: str) -> Markup | None:
+    """Coverage of the headline rule's sets per model and ensemble: this split's (dot, 95 % interval) against the
+    range of the random re-splits (grey band) and the nominal level (dashed), so a miss reads as the rule's or
+    the split's at a glance."""
+    sec = conformal or {}
+    head = sec.get("headline")
+    rules = ((sec.get("results") or {}).get(level) or {}).get(head) or {}
+    rows = [(n, r) for _, n, r in _rows(rules) if r.get("status") == "ok"]
+    if not rows:
+        return None
+    nominal = float(level)
+    fig, ax = plt.subplots(figsize=(5.6, 0.9 + 0.3 * len(rows)))
+    ys = list(range(len(rows)))[::-1]
+    for y, (_, r) in zip(ys, rows, strict=True):
+        s = r.get("resplits") or {}
+        if s.get("min") is not None:
+            ax.fill_betweenx([y - 0.28, y + 0.28], s["min"], s["max"], color="#ddd", lw=0)
+        p = r["coverage_procedure"]
+        colour = "#1f3b63" if r["within_interval"] else "#b03a2e"
+        ax.plot([p["ci_low"], p["ci_high"]], [y, y], color=colour, lw=2)
+        ax.plot([r["coverage"]["value"]], [y], "o", color=colour, ms=5)
+    ax.axvline(nominal, color="#555", lw=0.9, ls="--")
+    ax.set_yticks(ys, [n for n, _ in rows], fontsize=7)
+    ax.set_xlabel(
+        "coverage: this split (dot, 95 % interval; red: level outside) and random re-splits (grey: range)",
+        fontsize=7,
+    )
+    ax.set_title(f"{100 * nominal:g} % sets ({head}): coverage against the level", fontsize=9)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    return _svg(fig, prefix, f"Coverage of {100 * nominal:g} percent prediction sets per model")
+
+
+def conformal_figures(m: Mapping[str, Any]) -> dict[str, Any]:
+    """The conformal section's figures: ``coverage`` per level."""
+    sec = m.get("conformal") or {}
+    if sec.get("status") != "ok":
+        return {}
+    with plt.rc_context(_RC):
+        return {
+            "coverage": {
+                level: coverage_svg(sec, level, f"conf-cov{i}")
+                for i, level in enumerate(sec.get("results") or {})
+            }
+        }
