@@ -71,11 +71,14 @@ def test_photo_sweep_protocols_and_hand_accuracies(photo_sweep, model_store: Pat
         "margin 0",
         "margin 0.25",
         "aligned",
+        "full-resolution detection",
         "open label rule",
     ]
     variants = {name: p["variant"] for name, p in r["protocols"].items()}
     assert variants["own crop"] == "face:yunet:all"
-    assert len({variants[n] for n in ("own crop", "shared crop", "margin 0", "margin 0.25", "aligned")}) == 5
+    assert variants["full-resolution detection"] == "face:yunet:all:s0"
+    distinct = ("own crop", "shared crop", "margin 0", "margin 0.25", "aligned", "full-resolution detection")
+    assert len({variants[n] for n in distinct}) == 6
     assert variants["open label rule"] == variants["own crop"]  # same predictions, another rule
     store = PredictionStore(res.out)
     preds = store.read(MODELS)

@@ -11,6 +11,8 @@ On photos (``faces`` given: a detector runs) the protocols are
 * ``shared crop``: one square crop with a 10 % margin for every model (own vs shared crop);
 * ``margin 0`` / ``margin 0.25``: that shared crop with no margin, or a quarter of the side each side;
 * ``aligned``: the shared crop aligned on 5 landmarks (ferbench's alignment; detectors with landmarks only);
+* ``full-resolution detection``: the baseline with the detector run on the whole image instead of one shrunk
+  to its card's long-side cap (YuNet: 640 px), which moves boxes and landmarks on large photos;
 * ``open label rule``: the baseline's predictions scored by the open rule (no new inference).
 
 On pre-cropped datasets (no detector: the crop box is the whole image) margin and crop choice do not apply,
@@ -59,7 +61,7 @@ class Protocol:
     """One way of running the models: how faces are cut (``faces``), resized and labelled."""
 
     name: str
-    axis: str  # baseline | crop | margin | alignment | resize | label_rule
+    axis: str  # baseline | crop | margin | alignment | detection | resize | label_rule
     faces: FaceStageConfig | None = None
     label_rule: str = DEFAULT_LABEL_RULE
     swap_resize: bool = False
@@ -91,6 +93,11 @@ def protocols(faces: str | None, policy: str = "largest") -> tuple[list[Protocol
             out.append(Protocol("aligned", "alignment", replace(cfg, align=True, own_crops=False)))
         else:
             notes.append(f"--faces {faces} gives no landmarks: alignment is not varied")
+        if faces != "dataset" and DETECTOR_CARDS[faces].max_side > 0:
+            # the detector sees the whole image, as the models' reference outputs were made (own crops)
+            out.append(Protocol("full-resolution detection", "detection", replace(cfg, max_side=0)))
+        elif faces != "dataset":
+            notes.append(f"--faces {faces} has no size cap: detection resolution is not varied")
         out.append(Protocol("open label rule", "label_rule", cfg, label_rule=OPEN))
         return out, notes
     return [
