@@ -568,8 +568,9 @@ def _bound_mc_error(samples: np.ndarray, confidence: float) -> float:
     return out
 
 
-def _blocks(b: int) -> list[int]:
-    return [min(_BLOCK, b - start) for start in range(0, b, _BLOCK)]
+def _blocks(b: int) -> list[slice]:
+    """The resamples ``0..b`` in blocks of at most ``_BLOCK``, as slices of the (B,) results."""
+    return [slice(start, min(start + _BLOCK, b)) for start in range(0, b, _BLOCK)]
 
 
 def _threshold_procedure(
@@ -596,15 +597,13 @@ def _threshold_procedure(
         ranks = np.empty(len(srt), dtype=np.int64)
         ranks[order] = np.arange(len(srt))
         pat = compress(ranks)
-        start = 0
-        for size in _blocks(b):
-            counts = resample_weights(pat, size, rng, method="index")
+        for block in _blocks(b):
+            counts = resample_weights(pat, block.stop - block.start, rng, method="index")
             q = srt[(np.cumsum(counts, axis=1) >= rank).argmax(axis=1)]
             if cal.mondrian:
-                th[start : start + size, j] = q
+                th[block, j] = q
             else:
-                th[start : start + size] = q[:, None]
-            start += size
+                th[block] = q[:, None]
     cache: dict[tuple[float, ...], float] = {}
     covered = np.empty(b)
     for i in range(b):
@@ -685,13 +684,9 @@ def _smoothed_procedure(
         vals, inv = np.unique(np.asarray(cal.scores)[idx], return_inverse=True)
         pat = compress(inv)
         sel = np.flatnonzero(tl == j)
-        start = 0
-        for size in _blocks(b):
-            counts = resample_weights(pat, size, rng, method="index")
-            covered[start : start + size] += smoothed_covered_counts(
-                vals, counts, ts[sel], tv[sel], cal.confidence_level
-            )
-            start += size
+        for block in _blocks(b):
+            counts = resample_weights(pat, block.stop - block.start, rng, method="index")
+            covered[block] += smoothed_covered_counts(vals, counts, ts[sel], tv[sel], cal.confidence_level)
     return covered
 
 
@@ -750,7 +745,7 @@ def resplit_coverage(
         except ConformalError:
             refused += 1
             continue
-        sets = fit.predict_sets(pool_p[e_idx], rng=rng if randomized else None)
+        sets = fit.predict_sets(pool_p[e_idx], rng=rng)  # draws only for a randomised rule
         covs.append(float(sets[np.arange(len(e_idx)), pool_t[e_idx]].mean()))
     c = np.asarray(covs)
     some = len(c) > 0
