@@ -68,8 +68,9 @@ def sensitivity(
     option: LoaderOptions = None,
 ) -> None:
     """Re-run the models under alternative protocols (crop margin 0 / 0.1 / 0.25, alignment on/off, each model's
-    own crop vs one shared crop, detection at full resolution, restricted vs open label rule) and report each model's accuracy under each,
-    the models' Fleiss kappa and the largest change. Predictions are cached per protocol in --out.
+    own crop vs one shared crop, detection at full resolution, restricted vs open label rule) and report each
+    model's accuracy under each, the models' Fleiss kappa and the largest change. Predictions are cached per
+    protocol in --out.
     """
     from ..sensitivity import sensitivity as run_sensitivity
 

@@ -230,9 +230,8 @@ _DETECTORS: dict[str, DetectorFactory] = {
     "rfb320": RFB320Detector,
     "haar": HaarDetector,
 }
-# keyed by the card and factory too: a detector registered again under the same name (other weights or
-# thresholds) must not be served from the old entry
-# (its repr: every field, and cards hold unhashable mappings)
+# keyed by the card (its repr: every field; cards hold unhashable mappings) and the factory too, so a detector
+# registered again under the same name (other weights or thresholds) is not served from the old entry
 _CACHE: dict[tuple[str, str, DetectorFactory, tuple[str, ...], int], Detector] = {}
 _CACHE_LOCK = threading.Lock()
 
