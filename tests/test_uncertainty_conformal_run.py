@@ -379,6 +379,21 @@ def test_report_shows_the_sets(fer2013_root, model_store):
     assert "#b03a2e" not in coverage_svg(sec, "0.9", "t")
     rows["models"]["fer-mini-xception"]["within_interval"] = False
     assert "#b03a2e" in coverage_svg(sec, "0.9", "t")
+    # a level within the bounds' Monte Carlo error is marked at the row and named, with that error, below it
+    import shutil
+
+    edge_dir = Path(tempfile.mkdtemp(prefix="ferbench-edge-")) / "run"
+    shutil.copytree(res.out, edge_dir)
+    doc = json.loads((edge_dir / "metrics.json").read_text())
+    row = doc["conformal"]["results"]["0.9"]["lac_randomized"]["models"]["fer-mini-xception"]
+    row["at_interval_edge"], row["coverage_procedure"]["mc_error"] = True, 0.0004
+    (edge_dir / "metrics.json").write_text(json.dumps(doc))
+    edged = render_run_dir(edge_dir, thumbnails=False)
+    edged = edged[edged.index('id="section-conformal"') :]
+    assert "(edge)</small>" in edged and "fer-mini-xception (0.04 points)" in edged
+    head_rows = res.metrics["conformal"]["results"]["0.9"]["lac_randomized"]
+    any_edge = any(r.get("at_interval_edge") for k in ("models", "ensembles") for r in head_rows[k].values())
+    assert ("(edge)</small>" in part) == any_edge
     # re-rendered in a fresh interpreter (nothing imported but the report): every section is still there
     code = f"from ferbench.report.html import render_run_dir; print(render_run_dir({str(res.out)!r}, False))"
     fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
